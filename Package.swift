@@ -1,0 +1,124 @@
+// swift-tools-version:6.0
+// Chute: a host for native event handlers with AWS-Lambda-grade failure semantics.
+//
+// Dependencies point one way:
+//   ChuteCore (pure domain, no I/O)
+//     <- ChuteABI (the only dlopen / libffi / unsafe-pointer code)
+//       <- ChuteWorkers (thread and process isolation, timeouts, pools)
+//         <- ChuteHost (configuration files, function registry)
+//           <- chute (command line)
+import PackageDescription
+
+let strictSwift: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "chute",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "chute", targets: ["chute"]),
+        .executable(name: "chute-worker", targets: ["chute-worker"]),
+        .executable(name: "chute-bench", targets: ["chute-bench"]),
+        .library(name: "ChuteHandler", targets: ["ChuteHandler"]),
+        // Shipped handler libraries: fault injection for users' own crash testing, and the Swift
+        // example built on the handler SDK.
+        .library(name: "ChuteFaults", type: .dynamic, targets: ["ChuteFaults"]),
+        .library(name: "SwiftGreeter", type: .dynamic, targets: ["SwiftGreeter"]),
+        .plugin(name: "PackageHandler", targets: ["PackageHandler"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+    ],
+    targets: [
+        // MARK: C modules
+        .systemLibrary(name: "CChuteABI", path: "Sources/CChuteABI"),
+        .systemLibrary(
+            name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi",
+            providers: [.apt(["libffi-dev"]), .brew(["libffi"])]),
+        .target(name: "CChuteSys", path: "Sources/CChuteSys"),
+
+        // MARK: Layers
+        .target(name: "ChuteCore", swiftSettings: strictSwift),
+        .target(
+            name: "ChuteABI",
+            dependencies: ["ChuteCore", "CChuteABI", "CFFI", "CChuteSys"],
+            swiftSettings: strictSwift),
+        .target(
+            name: "ChuteWorkers",
+            dependencies: [
+                "ChuteCore", "ChuteABI", "CChuteSys",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift),
+        .target(
+            name: "ChuteHost",
+            dependencies: [
+                "ChuteCore", "ChuteWorkers",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
+            swiftSettings: strictSwift),
+
+        // MARK: Executables
+        .executableTarget(
+            name: "chute",
+            dependencies: [
+                "ChuteHost", "ChuteWorkers", "ChuteCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift),
+        // The worker process: loads one handler library, forks one child per instance.
+        .executableTarget(
+            name: "chute-worker", dependencies: ["ChuteWorkers"], swiftSettings: strictSwift),
+        .executableTarget(
+            name: "chute-bench",
+            dependencies: ["ChuteWorkers", "ChuteABI", "ChuteCore", "CChuteSys", "CFFI"],
+            swiftSettings: strictSwift),
+
+        // MARK: Handler authoring
+        .target(name: "CChuteHandlerSupport", path: "Sources/CChuteHandlerSupport"),
+        .target(
+            name: "ChuteHandler", dependencies: ["CChuteABI", "CChuteHandlerSupport"],
+            swiftSettings: strictSwift),
+        .target(
+            name: "ChuteFaults", path: "Sources/ChuteFaults",
+            cSettings: [.headerSearchPath("../../runtime-api")]),
+        .target(
+            name: "SwiftGreeter", dependencies: ["ChuteHandler"], path: "examples/swift-greeter",
+            swiftSettings: strictSwift),
+        .plugin(
+            name: "PackageHandler",
+            capability: .command(
+                intent: .custom(
+                    verb: "package-handler",
+                    description: "Build a handler product as a shared library and package it as a zip"),
+                permissions: [
+                    .writeToPackageDirectory(reason: "Writes the handler zip under .build/handlers")
+                ]),
+            dependencies: ["chute"]),
+
+        // MARK: Tests
+        .target(
+            name: "ChuteTestSupport", dependencies: ["ChuteCore"], path: "Tests/ChuteTestSupport",
+            swiftSettings: strictSwift),
+        .testTarget(name: "ChuteCoreTests", dependencies: ["ChuteCore"], swiftSettings: strictSwift),
+        .testTarget(
+            name: "ChuteABITests", dependencies: ["ChuteABI", "ChuteCore", "ChuteTestSupport"],
+            swiftSettings: strictSwift),
+        .testTarget(
+            name: "ChuteWorkersTests",
+            dependencies: ["ChuteWorkers", "ChuteABI", "ChuteCore", "ChuteTestSupport"],
+            swiftSettings: strictSwift),
+        .testTarget(
+            name: "ChuteHostTests",
+            dependencies: ["ChuteHost", "ChuteWorkers", "ChuteCore", "ChuteTestSupport"],
+            swiftSettings: strictSwift),
+    ]
+)

@@ -1,0 +1,1 @@
+#include "chute_handler_support.h"
