@@ -1,0 +1,78 @@
+import Foundation
+
+/// Paths of built products and test fixtures.
+public enum Fixtures {
+    /// The package root (this file is Tests/ChuteTestSupport/Fixtures.swift).
+    public static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    public static var headerDirectory: String { packageRoot + "/runtime-api" }
+
+    /// The build directory holding the test bundle, chute-worker and the handler libraries.
+    public static let buildDirectory: String = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var url = URL(fileURLWithPath: exe)
+        url.deleteLastPathComponent()
+        return url.path
+    }()
+
+    /// libChuteFaults.so, built by `swift build` (the README's test command builds it first).
+    public static var faultsLibrary: String { product("libChuteFaults.so") }
+    public static var swiftGreeterLibrary: String { product("libSwiftGreeter.so") }
+
+    public static func product(_ name: String) -> String {
+        let path = buildDirectory + "/" + name
+        precondition(FileManager.default.fileExists(atPath: path), "\(path) is missing: run `swift build` before `swift test` (see README)")
+        return path
+    }
+
+    /// A scratch directory for this test process.
+    public static let scratch: String = {
+        let path = NSTemporaryDirectory() + "chute-tests-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }()
+
+    private static let lock = NSLock()
+
+    /// Compiles C `source` into a shared library named `name` and returns its path.
+    public static func compileC(_ name: String, source: String, flags: [String] = ["-shared", "-fPIC"], fileName: String? = nil) throws -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        let sourcePath = "\(scratch)/\(name).c"
+        let output = "\(scratch)/\(fileName ?? "lib\(name).so")"
+        if FileManager.default.fileExists(atPath: output) { return output }
+        try source.write(toFile: sourcePath, atomically: true, encoding: .utf8)
+        try run("/usr/bin/cc", ["-std=gnu11", "-Wall", "-O1", "-I", headerDirectory, "-o", output, sourcePath] + flags)
+        return output
+    }
+
+    /// Runs a program and fails with its output if it exits non-zero.
+    @discardableResult
+    public static func run(_ executable: String, _ arguments: [String], directory: String? = nil, environment: [String: String]? = nil) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            throw FixtureError("\(executable) \(arguments.joined(separator: " ")) failed (\(process.terminationStatus)):\n\(text)")
+        }
+        return text
+    }
+}
+
+public struct FixtureError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
