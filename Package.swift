@@ -69,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "chute",
             dependencies: [
-                "ChuteHost", "ChuteWorkers", "ChuteCore",
+                "ChuteHost", "ChuteWorkers", "ChuteCore", "ChuteABI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -98,14 +98,20 @@ static fault_request parse(const uint8_t *event, size_t len) {
         char *rest = NULL;
         char *word = strtok_r(buffer, " \n", &rest);
         if (word) snprintf(r.action, sizeof r.action, "%s", word);
-        char *number = strtok_r(NULL, " \n", &rest);
-        if (number) {
+        /* The rest is "NUMBER [TEXT]" or just "TEXT". */
+        while (rest && *rest == ' ') rest++;
+        if (rest && *rest) {
             char *endp;
-            long long value = strtoll(number, &endp, 10);
-            if (*endp == 0) { r.number = value; r.has_number = 1; }
-            else snprintf(r.text, sizeof r.text, "%s", number);
+            long long value = strtoll(rest, &endp, 10);
+            if (endp != rest && (*endp == 0 || *endp == ' ' || *endp == '\n')) {
+                r.number = value;
+                r.has_number = 1;
+                while (*endp == ' ') endp++;
+                rest = endp;
+            }
+            size_t n = strcspn(rest, "\n");
+            snprintf(r.text, sizeof r.text, "%.*s", (int)n, rest);
         }
-        if (rest && *rest) snprintf(r.text, sizeof r.text, "%s", rest);
     }
     return r;
 }

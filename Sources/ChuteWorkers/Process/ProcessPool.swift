@@ -23,6 +23,8 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
 
     private struct State {
         var idle: [WorkerProcess] = []
+        /// Started ahead of demand (prewarm, replacements) and not yet ready nor claimed.
+        var warming: [WorkerProcess] = []
         var workers: [UInt64: WorkerProcess] = [:]
         var byPID: [pid_t: WorkerProcess] = [:]
         var busy: Set<UInt64> = []
@@ -135,6 +137,12 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
                 markBusy(worker.id, &state)
                 return .success((worker, 0))
             }
+            // A replacement still starting counts against the limit but is not busy: wait for it
+            // rather than throttle.
+            if let worker = state.warming.popLast() {
+                markBusy(worker.id, &state)
+                return .success((worker, 1))
+            }
             guard state.workers.count < configuration.concurrency, !state.zygoteExited else {
                 state.statistics.throttles += 1
                 return .failure(Throttle(reason: .concurrencyLimitReached(limit: configuration.concurrency), functionName: configuration.name))
@@ -145,7 +153,7 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
         }
         switch decision {
         case .failure(let throttle): return .failure(throttle)
-        case .success((let worker?, _)): return .success((worker, false))
+        case .success((let worker?, let warming)): return .success((worker, warming == 1))
         case .success((nil, let id)):
             let worker = spawnWorker(id: id, busy: true)
             return .success((worker, true))
@@ -176,7 +184,14 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
             return state.nextID
         }
         let worker = spawnWorker(id: id, busy: false)
-        if case .ready = await worker.startup.wait(spinNanoseconds: 0) { release(worker) }
+        state.withLock { $0.warming.append(worker) }
+        let startup = await worker.startup.wait(spinNanoseconds: 0)
+        let unclaimed = state.withLock { state in
+            guard let index = state.warming.firstIndex(where: { $0 === worker }) else { return false }
+            state.warming.remove(at: index)
+            return true
+        }
+        if unclaimed, case .ready = startup { release(worker) }
     }
 
     /// Forks a new instance. It reports `startup` once `chute_init` finished (or failed).
@@ -277,8 +292,7 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
                 io.phase = .exiting  // the exit status follows from the zygote
                 break
             }
-            if count < 0 { break }
-            if count < 64 * 1024 { break }
+            if count < 0 || count < 64 * 1024 { break }
         }
         var frames: [(FrameKind?, [UInt8])] = []
         while io.buffer.next({ kind, payload in frames.append((kind, Array(payload))) }) == .consumed {}
@@ -295,9 +309,11 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
         switch kind {
         case .initialized:
             io.phase = .ready
+            io.initialized = true
             effects.startup = .ready
         case .initFailed:
             io.phase = .exiting
+            io.initialized = true  // init ran; its result is reported
             effects.startup = .initFailed(OutcomeWire.readError(&reader))
         case .log:
             let level = Int32(reader.u8())
@@ -320,6 +336,9 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
                 io.phase = .exiting
                 io.tail.append("ERROR memory limit of \(configuration.memoryMB) MB exceeded (peak \(decoded.peakMemoryBytes / 1_048_576) MB)")
                 kill(io.pid, SIGKILL)
+            }
+            if !exceeded && decoded.durationNanoseconds > timeoutNanoseconds {
+                outcome = .unhandled(RuntimeErrors.timedOut(requestID: invocation.requestID, timeoutSeconds: configuration.timeoutSeconds))
             }
             let report = InvocationReport(requestID: invocation.requestID, attempt: invocation.attempt, outcome: outcome,
                                           durationNanoseconds: decoded.durationNanoseconds, peakMemoryBytes: decoded.peakMemoryBytes,
@@ -395,12 +414,12 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
     @discardableResult
     private func drainOutput(_ worker: WorkerProcess, _ io: inout WorkerProcess.IO, _ effects: inout Effects) -> Bool {
         var ended = false
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        let chunk = worker.outputScratch.bytes
         while true {
-            let count = chunk.withUnsafeMutableBytes { read(worker.outputFD, $0.baseAddress, $0.count) }
+            let count = read(worker.outputFD, chunk.baseAddress, chunk.count)
             if count == 0 { ended = true }
             guard count > 0 else { break }
-            io.partialOutput.append(contentsOf: chunk[0..<count])
+            io.partialOutput.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
         }
         let requestID = io.pending.first.map { $0.job.invocations[$0.index].requestID } ?? "init"
         while let newline = io.partialOutput.firstIndex(of: UInt8(ascii: "\n")) {
@@ -445,10 +464,11 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
         var redispatch: [(ProcessJob, [Int])] = []
         var expected = false
         worker.io.withLock { io in
+            let wasStarting = io.phase == .starting || (io.phase == .exiting && !io.initialized && effects.startup == nil)
             if io.phase == .starting || io.phase == .ready { pumpLocked(worker, &io, &effects) }
             drainOutput(worker, &io, &effects)
             expected = { if case .shutdown = io.killReason { return true } else { return false } }()
-            if effects.startup == nil, case .starting = io.phase {
+            if effects.startup == nil, wasStarting, !io.initialized {
                 effects.startup = { if case .initTimeout = io.killReason { return .initTimedOut } else { return .exited(reason) } }()
             } else if effects.startup == nil, !io.pending.isEmpty, io.pid > 0, {
                 if case .initTimeout = io.killReason { return false } else { return true }
@@ -488,6 +508,7 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
         let replace = state.withLock { state in
             state.workers.removeValue(forKey: worker.id)
             state.idle.removeAll { $0 === worker }
+            state.warming.removeAll { $0 === worker }
             state.busy.remove(worker.id)
             if !expected { state.statistics.workerExits += 1 }
             return !state.isShutDown && !state.zygoteExited && state.workers.count < configuration.prewarmInstances

@@ -29,12 +29,16 @@ final class WorkerProcess: @unchecked Sendable {
         var partialOutput: [UInt8] = []
         var killReason: KillReason?
         var channelArmed = false
+        /// The child reported the end of `chute_init` (success or failure).
+        var initialized = false
     }
 
     let id: UInt64
     let channelFD: Int32
     let outputFD: Int32
     let startup = Completion<Startup>()
+    /// Read buffer for the output pipe; used only under `io`.
+    let outputScratch = ScratchBuffer(capacity: 16 * 1024)
     let io: Mutex<IO>
     var channelKey: UInt64 = 0
     var outputKey: UInt64 = 0

@@ -111,8 +111,14 @@ final class ThreadWorker: @unchecked Sendable {
                 pool.abandonedThreadFinished()
                 return false
             }
-            let report = InvocationReport(requestID: invocation.requestID, attempt: invocation.attempt, outcome: outcome,
-                                          durationNanoseconds: chute_monotonic_ns() - start, logTail: sink.tail.take())
+            let end = chute_monotonic_ns()
+            // A handler that returns after its deadline timed out, even if the supervisor had not
+            // yet acted: the result is discarded, as Lambda discards it. The instance stays usable.
+            let finalOutcome = end > deadline
+                ? .unhandled(RuntimeErrors.timedOut(requestID: invocation.requestID, timeoutSeconds: pool.configuration.timeoutSeconds))
+                : outcome
+            let report = InvocationReport(requestID: invocation.requestID, attempt: invocation.attempt, outcome: finalOutcome,
+                                          durationNanoseconds: end - start, logTail: sink.tail.take())
             job.record(.completed(report), at: index)
         }
         pool.release(self)

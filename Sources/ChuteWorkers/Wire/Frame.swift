@@ -110,9 +110,11 @@ struct FrameBuffer {
 
     var hasPartialFrame: Bool { start < storage.count }
 
+    private let scratch = ScratchBuffer(capacity: 64 * 1024)
+
     /// Reads what is available from `fd` without blocking. Returns bytes read, 0 at end of
     /// stream, -1 when nothing is available now (or on error, see errno).
-    mutating func fill(from fd: Int32, chunk: Int = 64 * 1024) -> Int {
+    mutating func fill(from fd: Int32) -> Int {
         if start > 0 && start == storage.count {
             storage.removeAll(keepingCapacity: true)
             start = 0
@@ -120,12 +122,8 @@ struct FrameBuffer {
             storage.removeFirst(start)
             start = 0
         }
-        let old = storage.count
-        storage.append(contentsOf: repeatElement(0, count: chunk))
-        let count = storage.withUnsafeMutableBytes { raw in
-            recv(fd, raw.baseAddress! + old, chunk, Int32(MSG_DONTWAIT))
-        }
-        storage.removeLast(chunk - max(count, 0))
+        let count = recv(fd, scratch.bytes.baseAddress, scratch.bytes.count, Int32(MSG_DONTWAIT))
+        if count > 0 { storage.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch.bytes[0..<count])) }
         return count
     }
 
@@ -152,4 +150,11 @@ struct FrameBuffer {
         start += FrameHeader.size + length
         return .consumed
     }
+}
+
+/// A receive buffer allocated once: receiving into it costs no zeroing and no allocation.
+final class ScratchBuffer: @unchecked Sendable {
+    let bytes: UnsafeMutableRawBufferPointer
+    init(capacity: Int) { bytes = .allocate(byteCount: capacity, alignment: 16) }
+    deinit { bytes.deallocate() }
 }

@@ -26,6 +26,7 @@ private struct Zygote {
     var settings: WorkerSettings?
     var module: HandlerModule?
     var sigchldFD: Int32 = -1
+    let controlScratch = ScratchBuffer(capacity: 64 * 1024)
 
     init(controlFD: Int32) { self.controlFD = controlFD }
 
@@ -47,16 +48,14 @@ private struct Zygote {
     }
 
     private mutating func readControl() -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        let chunk = controlScratch.bytes
         var fds = [Int32](repeating: -1, count: 8)
         var count: Int32 = 0
-        let received = chunk.withUnsafeMutableBytes { raw in
-            chute_recv_with_fds(controlFD, raw.baseAddress, raw.count, &fds, 8, &count)
-        }
+        let received = chute_recv_with_fds(controlFD, chunk.baseAddress, chunk.count, &fds, 8, &count)
         if received < 0 { return errno == EINTR || errno == EAGAIN }
         if received == 0 { return false }
         receivedFDs.append(contentsOf: fds.prefix(Int(count)))
-        chunk.withUnsafeBytes { buffer.append(UnsafeRawBufferPointer(rebasing: $0[0..<received])) }
+        buffer.append(UnsafeRawBufferPointer(rebasing: chunk[0..<received]))
         return true
     }
 

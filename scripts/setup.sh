@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what building Chute needs on a fresh Debian machine (idempotent, quiet when done).
+set -euo pipefail
+need=()
+dpkg -s libffi-dev >/dev/null 2>&1 || need+=(libffi-dev)
+dpkg -s libsqlite3-dev >/dev/null 2>&1 || need+=(libsqlite3-dev)
+command -v cc >/dev/null 2>&1 || need+=(gcc)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
