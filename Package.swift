@@ -20,19 +20,13 @@ let package = Package(
     products: [
         .executable(name: "chute", targets: ["chute"]),
         .executable(name: "chute-worker", targets: ["chute-worker"]),
-        .executable(name: "chute-bench", targets: ["chute-bench"]),
-        .library(name: "ChuteHandler", targets: ["ChuteHandler"]),
-        // Shipped handler libraries: fault injection for users' own crash testing, and the Swift
-        // example built on the handler SDK.
+        // Shipped handler library: fault injection for users' own crash testing.
         .library(name: "ChuteFaults", type: .dynamic, targets: ["ChuteFaults"]),
-        .library(name: "SwiftGreeter", type: .dynamic, targets: ["SwiftGreeter"]),
-        .plugin(name: "PackageHandler", targets: ["PackageHandler"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
-        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         // MARK: C modules
@@ -61,7 +55,6 @@ let package = Package(
                 "ChuteCore", "ChuteWorkers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
             swiftSettings: strictSwift),
 
@@ -77,32 +70,11 @@ let package = Package(
         // The worker process: loads one handler library, forks one child per instance.
         .executableTarget(
             name: "chute-worker", dependencies: ["ChuteWorkers"], swiftSettings: strictSwift),
-        .executableTarget(
-            name: "chute-bench",
-            dependencies: ["ChuteWorkers", "ChuteABI", "ChuteCore", "CChuteSys", "CFFI"],
-            swiftSettings: strictSwift),
 
-        // MARK: Handler authoring
-        .target(name: "CChuteHandlerSupport", path: "Sources/CChuteHandlerSupport"),
-        .target(
-            name: "ChuteHandler", dependencies: ["CChuteABI", "CChuteHandlerSupport"],
-            swiftSettings: strictSwift),
+        // MARK: Handler libraries
         .target(
             name: "ChuteFaults", path: "Sources/ChuteFaults",
             cSettings: [.headerSearchPath("../../runtime-api")]),
-        .target(
-            name: "SwiftGreeter", dependencies: ["ChuteHandler"], path: "examples/swift-greeter",
-            swiftSettings: strictSwift),
-        .plugin(
-            name: "PackageHandler",
-            capability: .command(
-                intent: .custom(
-                    verb: "package-handler",
-                    description: "Build a handler product as a shared library and package it as a zip"),
-                permissions: [
-                    .writeToPackageDirectory(reason: "Writes the handler zip under .build/handlers")
-                ]),
-            dependencies: ["chute"]),
 
         // MARK: Tests
         .target(

@@ -16,6 +16,18 @@ import Testing
         }
     }
 
+    /// A module whose chute_module() returns the given size and version.
+    func moduleWithInfo(_ name: String, size: String, major: Int, minor: Int) throws -> String {
+        try Fixtures.compileC(name, source: """
+            #include "chute.h"
+            const chute_module_info *chute_module(void) {
+                static const chute_module_info info = {\(size), \(major), \(minor), 0, "\(name)", "1"};
+                return &info;
+            }
+            int32_t chute_handle(const chute_host_api *h, chute_call *c, void *s, const uint8_t *e, size_t n) { return 0; }
+            """)
+    }
+
     @Test func missingFile() {
         let error = loadError("/nonexistent/libnothing.so")
         #expect(error?.code == .fileNotFound)
@@ -104,14 +116,7 @@ import Testing
     }
 
     @Test func abiMajorMismatch() throws {
-        let path = try Fixtures.compileC("abi2", source: """
-            #include "chute.h"
-            const chute_module_info *chute_module(void) {
-                static const chute_module_info info = {sizeof(chute_module_info), 2, 0, 0, "future", "1"};
-                return &info;
-            }
-            int32_t chute_handle(const chute_host_api *h, chute_call *c, void *s, const uint8_t *e, size_t n) { return 0; }
-            """)
+        let path = try moduleWithInfo("abi2", size: "sizeof(chute_module_info)", major: 2, minor: 0)
         let error = loadError(path)
         #expect(error?.code == .abiVersionMismatch)
         #expect(error?.message.contains("ABI 2.0") == true)
@@ -119,28 +124,14 @@ import Testing
     }
 
     @Test func abiMinorNewer() throws {
-        let path = try Fixtures.compileC("abi1_9", source: """
-            #include "chute.h"
-            const chute_module_info *chute_module(void) {
-                static const chute_module_info info = {sizeof(chute_module_info), 1, 9, 0, "newer", "1"};
-                return &info;
-            }
-            int32_t chute_handle(const chute_host_api *h, chute_call *c, void *s, const uint8_t *e, size_t n) { return 0; }
-            """)
+        let path = try moduleWithInfo("abi1_9", size: "sizeof(chute_module_info)", major: 1, minor: 9)
         let error = loadError(path)
         #expect(error?.code == .abiVersionMismatch)
         #expect(error?.message.contains("ABI 1.9") == true)
     }
 
     @Test func moduleInfoTooSmall() throws {
-        let path = try Fixtures.compileC("tiny", source: """
-            #include "chute.h"
-            const chute_module_info *chute_module(void) {
-                static const chute_module_info info = {8, 1, 0, 0, "tiny", "1"};
-                return &info;
-            }
-            int32_t chute_handle(const chute_host_api *h, chute_call *c, void *s, const uint8_t *e, size_t n) { return 0; }
-            """)
+        let path = try moduleWithInfo("tiny", size: "8", major: 1, minor: 0)
         let error = loadError(path)
         #expect(error?.code == .moduleInfoTooSmall)
         #expect(error?.message.contains("8 bytes") == true)

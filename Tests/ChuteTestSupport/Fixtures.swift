@@ -21,7 +21,6 @@ public enum Fixtures {
 
     /// libChuteFaults.so, built by `swift build` (the README's test command builds it first).
     public static var faultsLibrary: String { product("libChuteFaults.so") }
-    public static var swiftGreeterLibrary: String { product("libSwiftGreeter.so") }
 
     public static func product(_ name: String) -> String {
         let path = buildDirectory + "/" + name

@@ -102,9 +102,8 @@ public enum FunctionLimits {
     public static func nameProblem(_ name: String) -> String? {
         if name.isEmpty { return "is empty" }
         if name.utf8.count > 64 { return "is \(name.utf8.count) characters; the limit is 64" }
-        let allowed = name.utf8.allSatisfy { byte in
-            CIdentifier.isValid(String(UnicodeScalar(byte))) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                || byte == UInt8(ascii: "-")
+        let allowed = name.unicodeScalars.allSatisfy { scalar in
+            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "-" || scalar == "_")
         }
         return allowed ? nil : "'\(name)' may only contain letters, digits, '-' and '_'"
     }

@@ -1,1 +1,0 @@
-#include "chute_handler_support.h"
