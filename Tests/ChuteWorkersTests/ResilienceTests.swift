@@ -45,15 +45,6 @@ import Testing
         try await PoolTesting.withPool(PoolTesting.faults(isolation, concurrency: 2)) { pool in
             let batch = events.map { Invocation(payload: Array($0.utf8)) }
             let results = await pool.invoke(batch: batch)
-            if isolation == .process {
-                // Known defect, open in issue 2: a pipelined batch in process isolation loses the
-                // first response. Recorded as a known issue until fixed, not skipped.
-                withKnownIssue("pipelined process batches lose their first response") {
-                    #expect(results[0].report?.responseText == "echo")
-                    #expect(results[1].report?.responseText == "2")
-                }
-                return
-            }
             #expect(results.count == 5)
             #expect(results[0].report?.responseText == "echo")
             #expect(results[1].report?.responseText == "2")

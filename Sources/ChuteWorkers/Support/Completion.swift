@@ -5,24 +5,25 @@ import Synchronization
 ///
 /// Crossing to an idle core costs 25-50 µs on this kind of machine, far more than a trivial
 /// handler runs. So a caller spins for a short budget, and only if the result has not come by
-/// then does it suspend; the completer resumes it from whatever thread it runs on.
+/// then does it suspend; the completer resumes it from whatever thread it runs on. Several tasks
+/// may wait for the same value (a worker's start-up is awaited by the task that started it and by
+/// the caller that claimed it).
 final class Completion<Value: Sendable>: @unchecked Sendable {
     private let isDone = Atomic<Bool>(false)
-    private let state = Mutex<(value: Value?, waiter: CheckedContinuation<Value, Never>?)>((nil, nil))
+    private let state = Mutex<(value: Value?, waiters: [CheckedContinuation<Value, Never>])>((nil, []))
 
     /// Delivers the value. Returns false if a value was already delivered.
     @discardableResult
     func complete(_ value: Value) -> Bool {
-        let waiter: CheckedContinuation<Value, Never>?? = state.withLock { state in
-            guard state.value == nil else { return .none }
+        let waiters: [CheckedContinuation<Value, Never>]? = state.withLock { state in
+            guard state.value == nil else { return nil }
             state.value = value
-            let waiter = state.waiter
-            state.waiter = nil
-            return .some(waiter)
+            defer { state.waiters = [] }
+            return state.waiters
         }
-        guard let waiter else { return false }
+        guard let waiters else { return false }
         isDone.store(true, ordering: .releasing)
-        waiter?.resume(returning: value)
+        for waiter in waiters { waiter.resume(returning: value) }
         return true
     }
 
@@ -45,7 +46,7 @@ final class Completion<Value: Sendable>: @unchecked Sendable {
         return await withCheckedContinuation { continuation in
             let ready: Value? = state.withLock { state in
                 if let value = state.value { return value }
-                state.waiter = continuation
+                state.waiters.append(continuation)
                 return nil
             }
             if let ready { continuation.resume(returning: ready) }

@@ -55,11 +55,10 @@ struct WorkerChild {
     private func serve(channel: ChildChannel, recorder: CallRecorder, instance: HandlerInstance) -> Never {
         var input = FrameBuffer()
         let clearRefs = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC)
-        var lastFlush = chute_monotonic_ns()
         while true {
-            // Run every complete frame, batching responses; flush at least every millisecond so
-            // the host can follow which invocation is running (it times each from the previous
-            // response).
+            // Run every complete frame. A response is sent before the next handler call starts:
+            // the host times each invocation from the previous response, and a response still
+            // buffered here would die with the process if the next call crashes or is killed.
             while true {
                 let step = input.next { kind, payload in
                     var reader = WireReader(payload)
@@ -68,6 +67,7 @@ struct WorkerChild {
                         let attempt = Int(reader.u32())
                         let requestID = reader.string()
                         let event = reader.rest()
+                        channel.flush()
                         _ = chute_reset_peak_rss(clearRefs)
                         let start = chute_monotonic_ns()
                         let deadline = start + settings.timeoutNanoseconds
@@ -77,10 +77,6 @@ struct WorkerChild {
                         fflush(nil)
                         let end = chute_monotonic_ns()
                         channel.appendResponse(outcome, duration: end - start, peak: chute_peak_rss_bytes())
-                        if end - lastFlush > 1_000_000 {
-                            channel.flush()
-                            lastFlush = end
-                        }
                     case .stop:
                         channel.flush()
                         instance.destroy()
@@ -93,7 +89,6 @@ struct WorkerChild {
                 guard step == .consumed else { break }
             }
             channel.flush()
-            lastFlush = chute_monotonic_ns()
             // Spin briefly for the next request (a wake-up across cores costs 25-50 µs), then block.
             let until = chute_monotonic_ns() + settings.spinNanoseconds
             var count = input.fill(from: channelFD)
