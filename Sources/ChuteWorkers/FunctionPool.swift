@@ -48,6 +48,10 @@ public struct PoolStatistics: Sendable, Hashable {
     public var abandonedThreads = 0
     public var instancesStarted = 0
     public var initFailures = 0
+    /// Process isolation: the zygote that forks this function's workers, while one runs.
+    public var zygoteProcessID: Int32?
+    /// Process isolation: zygotes started again after the previous one died.
+    public var zygoteRestarts = 0
 }
 
 /// Knobs for the cost of waiting, documented with their measurements in BENCHMARKS.md.

@@ -1,5 +1,6 @@
 import ChuteCore
 import ChuteWorkers
+import Glibc
 import Synchronization
 import Testing
 
@@ -16,6 +17,32 @@ import Testing
                 #expect(await pool.run("echo").outcome.isSuccess)
             }
             #expect(pool.statistics.workerExits == 1000)
+        }
+    }
+
+    @Test func aKilledZygoteIsStartedAgain() async throws {
+        try await PoolTesting.withPool(PoolTesting.faults(.process, concurrency: 2, prewarm: 2)) { pool in
+            #expect(await pool.run("echo").outcome.isSuccess)
+            let first = try #require(pool.statistics.zygoteProcessID)
+            kill(first, SIGKILL)
+            // Until the new zygote is up, callers are throttled (or, if they raced the kill, get the
+            // killed worker's ExitError); then invocations succeed again on new workers.
+            var recovered = false
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !recovered && ContinuousClock.now < deadline {
+                switch await pool.invoke(Invocation(payload: Array("echo".utf8))) {
+                case .completed(let report) where report.outcome.isSuccess:
+                    recovered = pool.statistics.zygoteProcessID != first
+                case .completed(let report):
+                    #expect(report.outcome.error?.errorType == "Runtime.ExitError")
+                case .throttled(let throttle):
+                    #expect(throttle.reason == .workersRestarting)
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+            }
+            #expect(recovered)
+            #expect(pool.statistics.zygoteRestarts == 1)
+            #expect(await pool.run("count").outcome.isSuccess)
         }
     }
 

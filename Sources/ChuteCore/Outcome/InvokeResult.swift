@@ -23,6 +23,8 @@ public struct Throttle: Error, Sendable, Hashable, CustomStringConvertible {
         case reservedConcurrencyZero
         /// The pool is shutting down and takes no new work.
         case shuttingDown
+        /// Process isolation: the process that starts workers died and is being started again.
+        case workersRestarting
     }
 
     public var reason: Reason
@@ -43,6 +45,8 @@ public struct Throttle: Error, Sendable, Hashable, CustomStringConvertible {
             "Rate Exceeded: function \(functionName) has reserved concurrency 0"
         case .shuttingDown:
             "function \(functionName) is shutting down"
+        case .workersRestarting:
+            "function \(functionName) is restarting its worker processes"
         }
     }
 }

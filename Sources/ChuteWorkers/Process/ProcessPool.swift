@@ -15,7 +15,7 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
     let tuning: PoolTuning
     let supervisor: Supervisor
     let log: InvocationLog
-    private let zygote: ZygoteHandle
+    private let settings: WorkerSettings
     private let timeoutNanoseconds: Int64
     private let initTimeoutNanoseconds: Int64
     private let memoryLimitBytes: Int64
@@ -31,7 +31,8 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
         var statistics = PoolStatistics()
         var nextID: UInt64 = 1
         var isShutDown = false
-        var zygoteExited = false
+        /// The zygote forking workers; nil while a dead one is being replaced.
+        var zygote: ZygoteHandle?
     }
 
     var statistics: PoolStatistics {
@@ -39,6 +40,7 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
             var statistics = state.statistics
             statistics.liveInstances = state.workers.count
             statistics.busyInstances = state.busy.count
+            statistics.zygoteProcessID = state.zygote?.pid
             return statistics
         }
     }
@@ -46,22 +48,17 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
     static func start(configuration: FunctionConfiguration, logger: Logger, tuning: PoolTuning, supervisor: Supervisor) async throws -> ProcessPool {
         let settings = WorkerSettings(configuration: configuration, tuning: tuning)
         let (zygote, info) = try await ZygoteHandle.start(settings: settings, supervisor: supervisor)
-        let pool = ProcessPool(configuration: configuration, moduleInfo: info, logger: logger, tuning: tuning, supervisor: supervisor, zygote: zygote)
-        zygote.onExit = { [weak pool] pid, status in pool?.childExited(pid: pid, status: status) }
-        await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<configuration.prewarmInstances {
-                group.addTask { await pool.prewarmOne() }
-            }
-        }
+        let pool = ProcessPool(configuration: configuration, moduleInfo: info, logger: logger, tuning: tuning, supervisor: supervisor, settings: settings)
+        await pool.adopt(zygote)
         return pool
     }
 
-    private init(configuration: FunctionConfiguration, moduleInfo: ModuleInfo, logger: Logger, tuning: PoolTuning, supervisor: Supervisor, zygote: ZygoteHandle) {
+    private init(configuration: FunctionConfiguration, moduleInfo: ModuleInfo, logger: Logger, tuning: PoolTuning, supervisor: Supervisor, settings: WorkerSettings) {
         self.configuration = configuration
         self.moduleInfo = moduleInfo
         self.tuning = tuning
         self.supervisor = supervisor
-        self.zygote = zygote
+        self.settings = settings
         self.log = InvocationLog(logger: logger, tailLimitBytes: tuning.logTailBytes)
         timeoutNanoseconds = Int64(configuration.timeoutSeconds * 1e9)
         initTimeoutNanoseconds = Int64(configuration.initTimeoutSeconds * 1e9)
@@ -143,7 +140,11 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
                 markBusy(worker.id, &state)
                 return .success((worker, 1))
             }
-            guard state.workers.count < configuration.concurrency, !state.zygoteExited else {
+            guard state.zygote != nil else {
+                state.statistics.throttles += 1
+                return .failure(Throttle(reason: .workersRestarting, functionName: configuration.name))
+            }
+            guard state.workers.count < configuration.concurrency else {
                 state.statistics.throttles += 1
                 return .failure(Throttle(reason: .concurrencyLimitReached(limit: configuration.concurrency), functionName: configuration.name))
             }
@@ -219,7 +220,8 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
         worker.outputKey = supervisor.watch(fd: output[0], events: CHUTE_EPOLLIN) { [self, worker] _ in
             readOutput(worker)
         }
-        zygote.spawn(workerID: id, channelFD: channel[1], outputFD: output[1]) { [self, worker] result in
+        let zygote = state.withLock { $0.zygote }
+        let spawned: @Sendable (Result<pid_t, PoolError>) -> Void = { [self, worker] result in
             switch result {
             case .success(let pid):
                 worker.io.withLock { $0.pid = pid }
@@ -228,6 +230,11 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
                 worker.startup.complete(.spawnFailed(error.message))
                 forget(worker)
             }
+        }
+        if let zygote {
+            zygote.spawn(workerID: id, channelFD: channel[1], outputFD: output[1], spawned)
+        } else {
+            spawned(.failure(PoolError("the worker zygote is restarting")))
         }
         Glibc.close(channel[1])
         Glibc.close(output[1])
@@ -442,14 +449,7 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
     /// Supervisor thread: the zygote reaped a child (or, with a nil pid, itself exited).
     private func childExited(pid: pid_t?, status: Int32) {
         guard let pid else {
-            let all = state.withLock { state in
-                state.zygoteExited = true
-                return Array(state.workers.values)
-            }
-            if !state.withLock({ $0.isShutDown }) {
-                log.logger.error("the worker zygote exited (\(ExitDescription.of(status))); function \(configuration.name) can no longer start instances")
-            }
-            all.forEach { finalize($0, reason: .signaled(signal: SIGKILL, coreDumped: false)) }
+            zygoteExited(status: status)
             return
         }
         guard let worker = state.withLock({ $0.byPID.removeValue(forKey: pid) }) else { return }
@@ -511,7 +511,7 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
             state.warming.removeAll { $0 === worker }
             state.busy.remove(worker.id)
             if !expected { state.statistics.workerExits += 1 }
-            return !state.isShutDown && !state.zygoteExited && state.workers.count < configuration.prewarmInstances
+            return !state.isShutDown && state.zygote != nil && state.workers.count < configuration.prewarmInstances
         }
         if !expected {
             log.logger.warning("worker exited", metadata: ["function": .string(configuration.name), "reason": .string(reason.lambdaText)])
@@ -523,6 +523,59 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
             }
         }
         if replace { Task { [self] in await prewarmOne() } }
+    }
+
+    // MARK: The zygote
+
+    /// Makes `zygote` the one that forks workers, and prewarms instances on it.
+    private func adopt(_ zygote: ZygoteHandle) async {
+        zygote.onExit = { [weak self] pid, status in self?.childExited(pid: pid, status: status) }
+        let accepted = state.withLock { state in
+            guard !state.isShutDown else { return false }
+            state.zygote = zygote
+            return true
+        }
+        guard accepted else {
+            zygote.close()
+            return
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<configuration.prewarmInstances {
+                group.addTask { await self.prewarmOne() }
+            }
+        }
+    }
+
+    /// Supervisor thread: the zygote died (killed, out of memory). Its children die with it; their
+    /// invocations fail as killed, and a new zygote is started with backoff while callers that
+    /// need a new instance are throttled (a throttle uses up no retry).
+    private func zygoteExited(status: Int32) {
+        let (all, restart) = state.withLock { state in
+            state.zygote = nil
+            return (Array(state.workers.values), !state.isShutDown)
+        }
+        all.forEach { finalize($0, reason: .signaled(signal: SIGKILL, coreDumped: false)) }
+        guard restart else { return }
+        log.logger.error("the worker zygote exited (\(ExitDescription.of(status))); starting a new one",
+                         metadata: ["function": .string(configuration.name)])
+        Task { await restartZygote() }
+    }
+
+    private func restartZygote() async {
+        var delay: Duration = .milliseconds(10)
+        while !state.withLock({ $0.isShutDown }) {
+            do {
+                let (zygote, _) = try await ZygoteHandle.start(settings: settings, supervisor: supervisor)
+                state.withLock { $0.statistics.zygoteRestarts += 1 }
+                await adopt(zygote)
+                return
+            } catch {
+                log.logger.error("cannot restart the worker zygote: \(error); retrying in \(delay)",
+                                 metadata: ["function": .string(configuration.name)])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
     }
 
     private func forget(_ worker: WorkerProcess) {
@@ -552,6 +605,6 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
         while state.withLock({ !$0.workers.isEmpty }) && chute_monotonic_ns() < until {
             try? await Task.sleep(for: .milliseconds(2))
         }
-        zygote.close()
+        state.withLock { $0.zygote }?.close()
     }
 }
