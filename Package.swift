@@ -22,6 +22,10 @@ let package = Package(
         .executable(name: "chute-worker", targets: ["chute-worker"]),
         // Shipped handler library: fault injection for users' own crash testing.
         .library(name: "ChuteFaults", type: .dynamic, targets: ["ChuteFaults"]),
+        // The smallest handler: the benchmark's no-op, and the shortest example of the ABI.
+        .library(name: "ChuteNoop", type: .dynamic, targets: ["ChuteNoop"]),
+        // Measures call, invocation and crash-replacement costs (BENCHMARKS.md).
+        .executable(name: "chute-bench", targets: ["chute-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -70,10 +74,22 @@ let package = Package(
         // The worker process: loads one handler library, forks one child per instance.
         .executableTarget(
             name: "chute-worker", dependencies: ["ChuteWorkers"], swiftSettings: strictSwift),
+        .executableTarget(
+            name: "chute-bench",
+            dependencies: [
+                "ChuteWorkers", "ChuteABI", "ChuteCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift),
 
         // MARK: Handler libraries
         .target(
             name: "ChuteFaults", path: "Sources/ChuteFaults",
+            cSettings: [.headerSearchPath("../../runtime-api")]),
+
+        .target(
+            name: "ChuteNoop", path: "Sources/ChuteNoop",
             cSettings: [.headerSearchPath("../../runtime-api")]),
 
         // MARK: Tests

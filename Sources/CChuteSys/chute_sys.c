@@ -252,3 +252,15 @@ void chute_drain_signalfd(int fd) {
     struct signalfd_siginfo info;
     while (read(fd, &info, sizeof info) > 0) {}
 }
+
+#include <spawn.h>
+#include <linux/close_range.h>
+#include <sys/syscall.h>
+
+int chute_spawn_close_from(void *actions, int lowfd) {
+    return posix_spawn_file_actions_addclosefrom_np((posix_spawn_file_actions_t *)actions, lowfd);
+}
+
+int chute_close_from(int lowfd) {
+    return (int)syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0);
+}

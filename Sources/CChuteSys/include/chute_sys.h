@@ -81,4 +81,11 @@ int chute_pipe_cloexec(int fds[2]);
 void chute_stdout_line_buffered(void);
 /* Reads and discards everything pending on a signalfd. */
 void chute_drain_signalfd(int fd);
+/* Descriptors a spawned process must not inherit: a host embedding Chute may have pipes and
+ * sockets open without close-on-exec (Foundation's Process does), and a worker holding a copy
+ * keeps them from ever reaching end of file. `actions` is a posix_spawn_file_actions_t. */
+int chute_spawn_close_from(void *actions, int lowfd);
+/* Closes every descriptor from `lowfd` up (close_range). */
+int chute_close_from(int lowfd);
+
 #endif

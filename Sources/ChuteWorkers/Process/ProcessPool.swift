@@ -80,27 +80,30 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
     /// Finds an instance for `indices` of `job` and sends them. Returns the worker, or nil when the
     /// job got its results another way (throttle, init failure).
     private func dispatch(_ job: ProcessJob, indices: [Int]) async -> WorkerProcess? {
-        let worker: WorkerProcess
-        switch acquire() {
-        case .failure(let throttle):
-            finish(job, indices: indices) { _ in .throttled(throttle) }
-            return nil
-        case .success((let acquired, let isNew)):
-            worker = acquired
-            if isNew {
-                let startup = await worker.startup.wait(spinNanoseconds: 0)
-                guard case .ready = startup else {
-                    finish(job, indices: indices) { invocation in
-                        .completed(InvocationReport(requestID: invocation.requestID, attempt: invocation.attempt,
-                                                    outcome: .unhandled(self.initError(startup, requestID: invocation.requestID)),
-                                                    durationNanoseconds: 0, logTail: worker.io.withLock { $0.tail.take() }))
+        while true {
+            let worker: WorkerProcess
+            switch acquire() {
+            case .failure(let throttle):
+                finish(job, indices: indices) { _ in .throttled(throttle) }
+                return nil
+            case .success((let acquired, let isNew)):
+                worker = acquired
+                if isNew {
+                    let startup = await worker.startup.wait(spinNanoseconds: 0)
+                    guard case .ready = startup else {
+                        finish(job, indices: indices) { invocation in
+                            .completed(InvocationReport(requestID: invocation.requestID, attempt: invocation.attempt,
+                                                        outcome: .unhandled(self.initError(startup, requestID: invocation.requestID)),
+                                                        durationNanoseconds: 0, logTail: worker.io.withLock { $0.tail.take() }))
+                        }
+                        return nil
                     }
-                    return nil
                 }
             }
+            // An idle worker can die between being claimed and being sent to (its zygote was
+            // killed); then nothing was sent, and another instance takes the work.
+            if send(job, indices: indices, to: worker) { return worker }
         }
-        send(job, indices: indices, to: worker)
-        return worker
     }
 
     private func finish(_ job: ProcessJob, indices: [Int], _ make: (Invocation) -> InvokeResult) {
@@ -109,7 +112,9 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
         if last { job.finish() }
     }
 
-    private func send(_ job: ProcessJob, indices: [Int], to worker: WorkerProcess) {
+    /// Queues the invocations on `worker` and writes them. Returns false, sending nothing, if the
+    /// worker was already finalized; once queued, the worker's exit accounts for them.
+    private func send(_ job: ProcessJob, indices: [Int], to worker: WorkerProcess) -> Bool {
         var writer = WireWriter()
         for index in indices {
             let invocation = job.invocations[index]
@@ -119,26 +124,31 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
                 w.rest(invocation.payload)
             }
         }
-        worker.io.withLock { io in
+        let queued = worker.io.withLock { io in
+            guard io.phase != .dead else { return false }
             if io.pending.isEmpty { io.headStart = chute_monotonic_ns() }
             io.pending.append(contentsOf: indices.map { WorkerProcess.Pending(job: job, index: $0) })
+            return true
         }
-        // A failed write means the worker died; its exit re-dispatches everything pending.
+        guard queued else { return false }
+        // A failed write means the worker died; its exit re-dispatches everything pending. The
+        // descriptor stays open until the worker object goes away, so it is never another's.
         _ = FileDescriptorIO.writeAll(worker.channelFD, writer.bytes)
+        return true
     }
 
     private func acquire() -> Result<(WorkerProcess, Bool), Throttle> {
-        let decision: Result<(WorkerProcess?, UInt64), Throttle> = state.withLock { state in
+        let decision: Result<(WorkerProcess?, NewWorker?), Throttle> = state.withLock { state in
             if state.isShutDown { return .failure(Throttle(reason: .shuttingDown, functionName: configuration.name)) }
             if let worker = state.idle.popLast() {
                 markBusy(worker.id, &state)
-                return .success((worker, 0))
+                return .success((worker, nil))
             }
             // A replacement still starting counts against the limit but is not busy: wait for it
             // rather than throttle.
             if let worker = state.warming.popLast() {
                 markBusy(worker.id, &state)
-                return .success((worker, 1))
+                return .success((nil, NewWorker(worker: worker, childChannelFD: -1, childOutputFD: -1)))
             }
             guard state.zygote != nil else {
                 state.statistics.throttles += 1
@@ -148,16 +158,15 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
                 state.statistics.throttles += 1
                 return .failure(Throttle(reason: .concurrencyLimitReached(limit: configuration.concurrency), functionName: configuration.name))
             }
-            let id = state.nextID
-            state.nextID += 1
-            return .success((nil, id))
+            return .success((nil, newWorker(&state, busy: true)))
         }
         switch decision {
         case .failure(let throttle): return .failure(throttle)
-        case .success((let worker?, let warming)): return .success((worker, warming == 1))
-        case .success((nil, let id)):
-            let worker = spawnWorker(id: id, busy: true)
-            return .success((worker, true))
+        case .success((let idle?, _)): return .success((idle, false))
+        case .success((_, let new?)):
+            if new.childChannelFD >= 0 { launch(new) }
+            return .success((new.worker, true))
+        case .success((nil, nil)): preconditionFailure("acquire decided nothing")
         }
     }
 
@@ -179,13 +188,15 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
 
     // MARK: Spawning
 
+    /// Starts one instance ahead of demand, unless enough are alive or starting already.
     private func prewarmOne() async {
-        let id = state.withLock { state in
-            defer { state.nextID += 1 }
-            return state.nextID
+        let new: NewWorker? = state.withLock { state in
+            guard !state.isShutDown, state.zygote != nil, state.workers.count < configuration.prewarmInstances else { return nil }
+            return newWorker(&state, busy: false)
         }
-        let worker = spawnWorker(id: id, busy: false)
-        state.withLock { $0.warming.append(worker) }
+        guard let new else { return }
+        launch(new)
+        let worker = new.worker
         let startup = await worker.startup.wait(spinNanoseconds: 0)
         let unclaimed = state.withLock { state in
             guard let index = state.warming.firstIndex(where: { $0 === worker }) else { return false }
@@ -195,24 +206,45 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
         if unclaimed, case .ready = startup { release(worker) }
     }
 
-    /// Forks a new instance. It reports `startup` once `chute_init` finished (or failed).
-    private func spawnWorker(id: UInt64, busy: Bool) -> WorkerProcess {
+    /// A worker registered in the pool's state whose process is not forked yet.
+    private struct NewWorker {
+        let worker: WorkerProcess
+        /// The child's ends, handed to the zygote by `launch`; -1 when the pool's end failed.
+        let childChannelFD: Int32
+        let childOutputFD: Int32
+    }
+
+    /// Registers a new instance under the state lock, so that the concurrency limit and the
+    /// warming list never see an instance half-made. Busy: the caller claims it; otherwise it
+    /// waits in `warming` until a caller claims it or it is ready.
+    private func newWorker(_ state: inout State, busy: Bool) -> NewWorker {
+        let id = state.nextID
+        state.nextID += 1
         var channel: [Int32] = [-1, -1]
         var output: [Int32] = [-1, -1]
         let socketOK = socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &channel) == 0
-        let pipeOK = chute_pipe_cloexec(&output) == 0
-        let worker = WorkerProcess(id: id, channelFD: channel[0], outputFD: output[0], tailLimit: tuning.logTailBytes)
-        state.withLock { state in
-            state.workers[id] = worker
-            state.statistics.instancesStarted += 1
-            if busy { markBusy(id, &state) }
-        }
+        let pipeOK = socketOK && chute_pipe_cloexec(&output) == 0
         guard socketOK, pipeOK else {
             let reason = String(cString: strerror(errno))
+            for fd in channel + output where fd >= 0 { Glibc.close(fd) }
+            let worker = WorkerProcess(id: id, channelFD: -1, outputFD: -1, tailLimit: tuning.logTailBytes)
+            worker.io.withLock { $0.phase = .dead }
             worker.startup.complete(.spawnFailed("cannot create the worker's channel: \(reason)"))
-            forget(worker)
-            return worker
+            return NewWorker(worker: worker, childChannelFD: -1, childOutputFD: -1)
         }
+        let worker = WorkerProcess(id: id, channelFD: channel[0], outputFD: output[0], tailLimit: tuning.logTailBytes)
+        state.workers[id] = worker
+        state.statistics.instancesStarted += 1
+        if busy { markBusy(id, &state) } else { state.warming.append(worker) }
+        return NewWorker(worker: worker, childChannelFD: channel[1], childOutputFD: output[1])
+    }
+
+    /// Watches the new worker's channel and output, and asks the zygote to fork it. It reports
+    /// `startup` once `chute_init` finished (or failed).
+    private func launch(_ new: NewWorker) {
+        let worker = new.worker
+        let channel = [worker.channelFD, new.childChannelFD]
+        let output = [worker.outputFD, new.childOutputFD]
         _ = chute_set_nonblocking(output[0], 1)
         worker.channelKey = supervisor.watch(fd: channel[0], events: CHUTE_EPOLLIN | CHUTE_EPOLLONESHOT) { [self, worker] _ in
             supervisorRead(worker)
@@ -227,12 +259,15 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
                 worker.io.withLock { $0.pid = pid }
                 state.withLock { $0.byPID[pid] = worker }
             case .failure(let error):
-                worker.startup.complete(.spawnFailed(error.message))
+                worker.io.withLock { $0.phase = .dead }
+                supervisor.remove(fd: worker.channelFD, key: worker.channelKey)
+                supervisor.remove(fd: worker.outputFD, key: worker.outputKey)
                 forget(worker)
+                worker.startup.complete(.spawnFailed(error.message))
             }
         }
         if let zygote {
-            zygote.spawn(workerID: id, channelFD: channel[1], outputFD: output[1], spawned)
+            zygote.spawn(workerID: worker.id, channelFD: channel[1], outputFD: output[1], spawned)
         } else {
             spawned(.failure(PoolError("the worker zygote is restarting")))
         }
@@ -249,7 +284,6 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
                 kill(pid, SIGKILL)
             }
         }
-        return worker
     }
 
     private func initError(_ startup: WorkerProcess.Startup, requestID: String) -> FunctionError {
@@ -503,8 +537,6 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
         effects.release = false
         supervisor.remove(fd: worker.channelFD, key: worker.channelKey)
         supervisor.remove(fd: worker.outputFD, key: worker.outputKey)
-        Glibc.close(worker.channelFD)
-        Glibc.close(worker.outputFD)
         let replace = state.withLock { state in
             state.workers.removeValue(forKey: worker.id)
             state.idle.removeAll { $0 === worker }
@@ -581,6 +613,7 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
     private func forget(_ worker: WorkerProcess) {
         state.withLock { state in
             state.workers.removeValue(forKey: worker.id)
+            state.warming.removeAll { $0 === worker }
             state.busy.remove(worker.id)
         }
     }

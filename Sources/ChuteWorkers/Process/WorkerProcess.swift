@@ -51,6 +51,13 @@ final class WorkerProcess: @unchecked Sendable {
     }
 
     var pid: pid_t { io.withLock { $0.pid } }
+
+    /// The descriptors close only when nothing refers to the worker any more: a sender that
+    /// claimed it just before it died must never write into a descriptor number reused since.
+    deinit {
+        if channelFD >= 0 { Glibc.close(channelFD) }
+        if outputFD >= 0 { Glibc.close(outputFD) }
+    }
 }
 
 /// A batch of invocations run on worker processes, and their results.

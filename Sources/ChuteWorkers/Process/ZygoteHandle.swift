@@ -34,6 +34,7 @@ final class ZygoteHandle: @unchecked Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, pair[1], 3)
+        _ = chute_spawn_close_from(&actions, 4)
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(executable), strdup("--zygote"), nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
@@ -62,6 +63,10 @@ final class ZygoteHandle: @unchecked Sendable {
         self.pid = pid
         self.controlFD = controlFD
         self.supervisor = supervisor
+    }
+
+    deinit {
+        Glibc.close(controlFD)
     }
 
     /// Asks for a child that serves on `channelFD` and writes its output to `outputFD`.
@@ -156,8 +161,8 @@ final class ZygoteHandle: @unchecked Sendable {
             defer { state.spawnWaiters.removeAll() }
             return (Array(state.spawnWaiters.values), state.loaded)
         }
+        // The descriptor closes in deinit: a spawn racing this must not write into a number reused.
         supervisor.remove(fd: controlFD, key: watchKey)
-        Glibc.close(controlFD)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         loaded?.complete(.failure(HandlerLoadError(.loadFailed, "the worker process exited while loading the library (\(ExitDescription.of(status)))")))

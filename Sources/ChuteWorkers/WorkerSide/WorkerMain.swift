@@ -12,8 +12,13 @@ import Glibc
 public enum WorkerMain {
     /// Runs the zygote on the control socket inherited as `controlFD`. Never returns.
     public static func runZygote(controlFD: Int32) -> Never {
-        chute_die_with_parent()
-        if getppid() == 1 { exit(0) }
+        // No PR_SET_PDEATHSIG here: it fires when the *thread* that spawned us exits, and the host
+        // spawns zygotes from pool threads that come and go. The zygote exits instead when its
+        // control socket reaches end of file, which happens when the host dies; its children
+        // (forked from this single-threaded process) die with it through their own PDEATHSIG.
+        // Whatever else the host had open stays the host's (the spawn closes it too; this covers a
+        // zygote started some other way).
+        _ = chute_close_from(controlFD + 1)
         var zygote = Zygote(controlFD: controlFD)
         zygote.run()
     }

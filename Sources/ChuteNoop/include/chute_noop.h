@@ -1,0 +1,1 @@
+/* The no-op handler exports only the Chute ABI symbols declared in chute.h. */
