@@ -24,6 +24,10 @@ let package = Package(
         .library(name: "ChuteFaults", type: .dynamic, targets: ["ChuteFaults"]),
         // The smallest handler: the benchmark's no-op, and the shortest example of the ABI.
         .library(name: "ChuteNoop", type: .dynamic, targets: ["ChuteNoop"]),
+        // The Swift handler SDK: Codable handlers over the C ABI.
+        .library(name: "ChuteHandler", targets: ["ChuteHandler"]),
+        // An example Swift handler built with the SDK (examples/handlers/swift).
+        .library(name: "SwiftGreeter", type: .dynamic, targets: ["SwiftGreeter"]),
         // Measures call, invocation and crash-replacement costs (BENCHMARKS.md).
         .executable(name: "chute-bench", targets: ["chute-bench"]),
     ],
@@ -31,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         // MARK: C modules
@@ -59,6 +64,7 @@ let package = Package(
                 "ChuteCore", "ChuteWorkers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
             swiftSettings: strictSwift),
 
@@ -92,6 +98,22 @@ let package = Package(
             name: "ChuteNoop", path: "Sources/ChuteNoop",
             cSettings: [.headerSearchPath("../../runtime-api")]),
 
+        // MARK: Swift handler SDK
+        .target(name: "CChuteHandlerSupport", path: "Sources/CChuteHandlerSupport"),
+        .target(
+            name: "ChuteHandler", dependencies: ["CChuteABI", "CChuteHandlerSupport"],
+            swiftSettings: strictSwift),
+        .target(
+            name: "SwiftGreeter", dependencies: ["ChuteHandler"], path: "examples/handlers/swift",
+            swiftSettings: strictSwift),
+
+        // MARK: Plugins
+        .plugin(
+            name: "PackageHandler",
+            capability: .command(
+                intent: .custom(verb: "package-handler", description: "Build a handler product and package it as a deployable zip")),
+            dependencies: ["chute"]),
+
         // MARK: Tests
         .target(
             name: "ChuteTestSupport", dependencies: ["ChuteCore"], path: "Tests/ChuteTestSupport",
@@ -106,7 +128,11 @@ let package = Package(
             swiftSettings: strictSwift),
         .testTarget(
             name: "ChuteHostTests",
-            dependencies: ["ChuteHost", "ChuteWorkers", "ChuteCore", "ChuteTestSupport"],
+            dependencies: [
+                "ChuteHost", "ChuteWorkers", "ChuteCore", "ChuteTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
             swiftSettings: strictSwift),
     ]
 )

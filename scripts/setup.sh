@@ -5,9 +5,16 @@ need=()
 dpkg -s libffi-dev >/dev/null 2>&1 || need+=(libffi-dev)
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || need+=(libsqlite3-dev)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+command -v c++ >/dev/null 2>&1 || need+=(g++)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# The Rust example handler (examples/handlers/rust) is built by the tests with cargo.
+if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
+  echo "setup: cargo not found; the Rust handler test needs a Rust toolchain (https://rustup.rs)" >&2
+  exit 1
 fi

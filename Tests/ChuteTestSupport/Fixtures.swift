@@ -49,6 +49,27 @@ public enum Fixtures {
         return output
     }
 
+    /// Compiles C++ `sourceFile` into a shared library named `name` and returns its path.
+    public static func compileCXX(_ name: String, sourceFile: String) throws -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        let output = "\(scratch)/lib\(name).so"
+        if FileManager.default.fileExists(atPath: output) { return output }
+        try run("/usr/bin/c++", ["-std=c++17", "-Wall", "-O1", "-shared", "-fPIC", "-I", headerDirectory, "-o", output, sourceFile])
+        return output
+    }
+
+    /// Builds the Rust example handler with cargo (no crates, offline) and returns its library.
+    public static func buildRustExample() throws -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        let target = "\(scratch)/rust-target"
+        try run("/usr/bin/env", ["cargo", "build", "--release", "--offline", "--quiet"],
+                directory: packageRoot + "/examples/handlers/rust",
+                environment: ["CARGO_TARGET_DIR": target, "PATH": (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":" + NSHomeDirectory() + "/.cargo/bin"])
+        return target + "/release/libchute_rust_example.so"
+    }
+
     /// Runs a program and fails with its output if it exits non-zero.
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String], directory: String? = nil, environment: [String: String]? = nil) throws -> String {
