@@ -195,7 +195,7 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
             return newWorker(&state, busy: false)
         }
         guard let new else { return }
-        launch(new)
+        if new.childChannelFD >= 0 { launch(new) }
         let worker = new.worker
         let startup = await worker.startup.wait(spinNanoseconds: 0)
         let unclaimed = state.withLock { state in
