@@ -6,6 +6,7 @@
 //     <- ChuteABI (the only dlopen / libffi / unsafe-pointer code)
 //       <- ChuteWorkers (thread and process isolation, timeouts, pools)
 //         <- ChuteHost (configuration files, function registry)
+//   ChuteCore <- ChuteStore (durable events and queues: SQLite, later PostgreSQL)
 //           <- chute (command line)
 import PackageDescription
 
@@ -44,6 +45,9 @@ let package = Package(
             name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi",
             providers: [.apt(["libffi-dev"]), .brew(["libffi"])]),
         .target(name: "CChuteSys", path: "Sources/CChuteSys"),
+        .systemLibrary(
+            name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
 
         // MARK: Layers
         .target(name: "ChuteCore", swiftSettings: strictSwift),
@@ -58,6 +62,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift),
+        // Durable stores behind one protocol: SQLite now, PostgreSQL later.
+        .target(name: "ChuteStore", dependencies: ["ChuteCore", "CSQLite"], swiftSettings: strictSwift),
         .target(
             name: "ChuteHost",
             dependencies: [
@@ -119,6 +125,9 @@ let package = Package(
             name: "ChuteTestSupport", dependencies: ["ChuteCore"], path: "Tests/ChuteTestSupport",
             swiftSettings: strictSwift),
         .testTarget(name: "ChuteCoreTests", dependencies: ["ChuteCore"], swiftSettings: strictSwift),
+        .testTarget(
+            name: "ChuteStoreTests", dependencies: ["ChuteStore", "ChuteCore", "ChuteTestSupport"],
+            swiftSettings: strictSwift),
         .testTarget(
             name: "ChuteABITests", dependencies: ["ChuteABI", "ChuteCore", "ChuteTestSupport"],
             swiftSettings: strictSwift),

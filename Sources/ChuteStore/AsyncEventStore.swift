@@ -1,0 +1,146 @@
+import ChuteCore
+
+/// The durable side of asynchronous invocations and of the built-in queues they deliver to.
+///
+/// SQLite implements it for one host; a PostgreSQL implementation shared by several hosts will
+/// too, which is why events are *leased*: a claim holds an event until its lease expires, so if a
+/// host dies another one runs the event again (at-least-once, same request id). Both run the same
+/// conformance suite (Tests/ChuteStoreTests).
+public protocol AsyncEventStore: Sendable {
+    /// Durably records accepted events. Returns once they are committed: only then may the
+    /// caller answer 202. Concurrent calls are committed together (group commit).
+    func accept(_ events: [AsyncEvent]) async throws
+
+    /// Leases up to `limit` events due by `now` to `owner` until `now + leaseMilliseconds`.
+    /// Fresh events and retries share every claim, so neither a backlog of retries nor a flood of
+    /// fresh events stops the other.
+    func claim(owner: String, now: Int64, limit: Int, leaseMilliseconds: Int64) async throws -> [AsyncEvent]
+
+    /// Applies attempts' results, each in one transaction with everything it writes: the event's
+    /// new schedule, or its removal with its records in built-in queues (destination, dead-letter
+    /// queue) and, for failures, the copy kept for people. A settlement whose lease `owner` no
+    /// longer holds is skipped (another host took the event over). `now` stamps what it writes.
+    /// Returns how many were applied.
+    @discardableResult
+    func settle(_ settlements: [Settlement], now: Int64) async throws -> Int
+
+    /// Events that finished in failure, newest first, for people to inspect and redrive.
+    func failedEvents(limit: Int) async throws -> [FailedEvent]
+
+    /// Records that a destination could not take, kept for redelivery.
+    func undeliverableRecords(limit: Int) async throws -> [UndeliverableRecord]
+
+    // MARK: Built-in queues
+
+    func createQueue(_ name: String) async throws
+    func queueExists(_ name: String) async throws -> Bool
+    func send(_ messages: [QueueMessage], to queue: String, now: Int64) async throws
+
+    /// Up to `limit` visible messages, hidden for `visibilityMilliseconds`, receive counts raised.
+    func receive(from queue: String, limit: Int, visibilityMilliseconds: Int64, now: Int64) async throws -> [ReceivedMessage]
+
+    /// Deletes a received message; false if the receipt handle is stale.
+    @discardableResult
+    func delete(from queue: String, receiptHandle: String) async throws -> Bool
+}
+
+/// The result of one attempt, ready to be stored.
+public struct Settlement: Sendable {
+    /// The event as the retry policy left it (counts, due time, last failure).
+    public var event: AsyncEvent
+    /// Who leased the event for this attempt.
+    public var owner: String
+    public var outcome: Outcome
+
+    public enum Outcome: Sendable {
+        /// Run it again at `event.dueAtMilliseconds`.
+        case runAgain
+        /// It finished: write these records, keep a failure for people.
+        case finished(FinishedEvent)
+    }
+
+    public init(event: AsyncEvent, owner: String, outcome: Outcome) {
+        self.event = event
+        self.owner = owner
+        self.outcome = outcome
+    }
+}
+
+public struct FinishedEvent: Sendable {
+    public var condition: InvocationCondition
+    /// The invocation record's JSON.
+    public var record: String
+    /// Messages for built-in queues: the destination's record, the dead-letter message.
+    public var deliveries: [QueueDelivery]
+    /// Deliveries that cannot be made by the store (unknown destination type, not configured
+    /// yet): kept as undeliverable with the reason.
+    public var undeliverable: [(destination: String, reason: String)]
+
+    public init(condition: InvocationCondition, record: String, deliveries: [QueueDelivery] = [],
+                undeliverable: [(destination: String, reason: String)] = []) {
+        self.condition = condition
+        self.record = record
+        self.deliveries = deliveries
+        self.undeliverable = undeliverable
+    }
+}
+
+public struct QueueDelivery: Sendable, Hashable {
+    public var queue: String
+    public var message: QueueMessage
+
+    public init(queue: String, message: QueueMessage) {
+        self.queue = queue
+        self.message = message
+    }
+}
+
+public struct QueueMessage: Sendable, Hashable {
+    public var body: [UInt8]
+    public var attributes: [MessageAttribute]
+
+    public init(body: [UInt8], attributes: [MessageAttribute] = []) {
+        self.body = body
+        self.attributes = attributes
+    }
+}
+
+public struct MessageAttribute: Sendable, Hashable {
+    public var name: String
+    public var dataType: String
+    public var value: String
+
+    public init(name: String, dataType: String, value: String) {
+        self.name = name
+        self.dataType = dataType
+        self.value = value
+    }
+}
+
+public struct ReceivedMessage: Sendable, Hashable {
+    public var messageID: String
+    public var receiptHandle: String
+    public var message: QueueMessage
+    public var receiveCount: Int
+    public var sentAtMilliseconds: Int64
+}
+
+public struct FailedEvent: Sendable, Hashable {
+    public var event: AsyncEvent
+    public var condition: InvocationCondition
+    public var record: String
+    public var finishedAtMilliseconds: Int64
+}
+
+public struct UndeliverableRecord: Sendable, Hashable {
+    public var requestID: String
+    public var destination: String
+    public var reason: String
+    public var record: String
+}
+
+/// A store that cannot do what it was asked (I/O, corruption, misuse); never a function outcome.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

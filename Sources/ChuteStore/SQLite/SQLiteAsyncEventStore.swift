@@ -1,0 +1,339 @@
+import ChuteCore
+import Dispatch
+import FoundationEssentials
+import Synchronization
+
+/// The embedded store: one SQLite file in WAL mode under the data directory.
+///
+/// Every operation runs on one serial queue. Operations that arrive while a transaction commits
+/// wait, then go together into the next one (group commit): durability costs one fsync per group,
+/// not per event. Single host: opening the file releases every lease, because the process that
+/// held them is gone (a PostgreSQL store lets leases expire instead).
+public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
+    private let connection: SQLiteConnection
+    private let queue = DispatchQueue(label: "chute.sqlite-store")
+    private let pending = Mutex<(work: [Work], draining: Bool)>(([], false))
+
+    /// A unit of work in a group transaction; `run` must not resume anything itself.
+    private struct Work: Sendable {
+        let run: @Sendable (SQLiteConnection) throws(StoreError) -> Void
+        let done: @Sendable (Result<Void, StoreError>) -> Void
+    }
+
+    public init(path: String) throws {
+        connection = try SQLiteConnection(path: path)
+        try connection.execute("""
+            PRAGMA journal_mode = WAL;
+            PRAGMA synchronous = FULL;
+            PRAGMA foreign_keys = ON;
+            CREATE TABLE IF NOT EXISTS async_events (
+                request_id TEXT PRIMARY KEY,
+                function_name TEXT NOT NULL,
+                qualifier TEXT NOT NULL,
+                payload BLOB NOT NULL,
+                received_at INTEGER NOT NULL,
+                invoke_count INTEGER NOT NULL,
+                requeue_count INTEGER NOT NULL,
+                due_at INTEGER NOT NULL,
+                lane INTEGER NOT NULL,            -- 0 fresh, 1 retry or re-queue
+                failure_kind TEXT, error_type TEXT, error_message TEXT, stack_trace TEXT,
+                lease_owner TEXT,
+                lease_until INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX IF NOT EXISTS async_events_due ON async_events (lane, due_at);
+            CREATE TABLE IF NOT EXISTS failed_events (
+                request_id TEXT PRIMARY KEY,
+                function_name TEXT NOT NULL, qualifier TEXT NOT NULL, payload BLOB NOT NULL,
+                received_at INTEGER NOT NULL, invoke_count INTEGER NOT NULL,
+                condition TEXT NOT NULL, record TEXT NOT NULL, finished_at INTEGER NOT NULL
+            );
+            CREATE TABLE IF NOT EXISTS undeliverable_records (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                request_id TEXT NOT NULL, destination TEXT NOT NULL, reason TEXT NOT NULL, record TEXT NOT NULL
+            );
+            CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY);
+            CREATE TABLE IF NOT EXISTS queue_messages (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                queue TEXT NOT NULL REFERENCES queues (name) ON DELETE CASCADE,
+                message_id TEXT NOT NULL UNIQUE,
+                body BLOB NOT NULL,
+                attributes TEXT NOT NULL,
+                sent_at INTEGER NOT NULL,
+                visible_at INTEGER NOT NULL,
+                receive_count INTEGER NOT NULL DEFAULT 0,
+                receipt_handle TEXT
+            );
+            CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (queue, visible_at, seq);
+            UPDATE async_events SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL;
+            """)
+    }
+
+    // MARK: Group commit
+
+    private func perform<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws(StoreError) -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let result = ResultBox<T>()
+            let work = Work(
+                run: { connection throws(StoreError) in
+                    let value = try body(connection)
+                    result.value.withLock { $0 = value }
+                },
+                done: { outcome in
+                    switch outcome {
+                    case .success: continuation.resume(returning: result.value.withLock { $0! })
+                    case .failure(let error): continuation.resume(throwing: error)
+                    }
+                })
+            let startDrain = pending.withLock { state in
+                state.work.append(work)
+                defer { state.draining = true }
+                return !state.draining
+            }
+            if startDrain { queue.async { self.drain() } }
+        }
+    }
+
+    /// Commits everything pending in one transaction, again and again until nothing is pending.
+    /// If the group fails, each item runs alone so one bad item fails only its own caller.
+    private func drain() {
+        while true {
+            let batch: [Work] = pending.withLock { state in
+                if state.work.isEmpty { state.draining = false }
+                defer { state.work.removeAll() }
+                return state.work
+            }
+            guard !batch.isEmpty else { return }
+            do {
+                try connection.transaction { () throws(StoreError) in
+                    for work in batch { try work.run(connection) }
+                }
+                batch.forEach { $0.done(.success(())) }
+            } catch {
+                for work in batch {
+                    do {
+                        try connection.transaction { () throws(StoreError) in try work.run(connection) }
+                        work.done(.success(()))
+                    } catch {
+                        work.done(.failure(error))
+                    }
+                }
+            }
+        }
+    }
+
+    private final class ResultBox<T: Sendable>: Sendable {
+        let value = Mutex<T?>(nil)
+    }
+
+    // MARK: Events
+
+    public func accept(_ events: [AsyncEvent]) async throws {
+        guard !events.isEmpty else { return }
+        try await perform { connection throws(StoreError) in
+            for event in events {
+                try connection.run("""
+                    INSERT OR IGNORE INTO async_events (request_id, function_name, qualifier, payload, received_at,
+                        invoke_count, requeue_count, due_at, lane) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)
+                    """, [.text(event.requestID), .text(event.functionName), .text(event.qualifier), .blob(event.payload),
+                          .integer(event.receivedAtMilliseconds), .integer(Int64(event.invokeCount)),
+                          .integer(Int64(event.requeueCount)), .integer(event.dueAtMilliseconds)])
+            }
+        }
+    }
+
+    public func claim(owner: String, now: Int64, limit: Int, leaseMilliseconds: Int64) async throws -> [AsyncEvent] {
+        guard limit > 0 else { return [] }
+        return try await perform { connection throws(StoreError) in
+            // A quarter of each claim is kept for due retries, the rest for fresh events; either
+            // lane fills what the other leaves.
+            let retryShare = max(1, limit / 4)
+            var claimed = try Self.claimLane(connection, lane: 1, owner: owner, now: now, limit: retryShare, lease: leaseMilliseconds)
+            claimed += try Self.claimLane(connection, lane: 0, owner: owner, now: now, limit: limit - claimed.count, lease: leaseMilliseconds)
+            if claimed.count < limit {
+                claimed += try Self.claimLane(connection, lane: 1, owner: owner, now: now, limit: limit - claimed.count, lease: leaseMilliseconds)
+            }
+            return claimed
+        }
+    }
+
+    private static func claimLane(_ connection: SQLiteConnection, lane: Int64, owner: String, now: Int64, limit: Int,
+                                  lease: Int64) throws(StoreError) -> [AsyncEvent] {
+        guard limit > 0 else { return [] }
+        var events: [AsyncEvent] = []
+        try connection.run("""
+            UPDATE async_events SET lease_owner = ?, lease_until = ?
+            WHERE request_id IN (SELECT request_id FROM async_events
+                                 WHERE lane = ? AND due_at <= ? AND lease_until <= ? ORDER BY due_at LIMIT ?)
+            RETURNING request_id, function_name, qualifier, payload, received_at, invoke_count, requeue_count, due_at,
+                      failure_kind, error_type, error_message, stack_trace
+            """, [.text(owner), .integer(now + lease), .integer(lane), .integer(now), .integer(now), .integer(Int64(limit))]) { row in
+            var event = AsyncEvent(requestID: row.text(0) ?? "", functionName: row.text(1) ?? "", qualifier: row.text(2) ?? "$LATEST",
+                                   payload: row.blob(3), receivedAtMilliseconds: row.integer(4))
+            event.invokeCount = Int(row.integer(5))
+            event.requeueCount = Int(row.integer(6))
+            event.dueAtMilliseconds = row.integer(7)
+            if let kind = row.text(8).flatMap(FunctionErrorKind.init(rawValue:)) {
+                let stack = row.text(11).map { $0.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) } ?? []
+                event.lastFailure = AttemptFailure(kind: kind, error: FunctionError(
+                    errorType: row.text(9) ?? "", errorMessage: row.text(10) ?? "", stackTrace: stack))
+            }
+            events.append(event)
+        }
+        return events.sorted { $0.dueAtMilliseconds < $1.dueAtMilliseconds }
+    }
+
+    @discardableResult
+    public func settle(_ settlements: [Settlement], now: Int64) async throws -> Int {
+        guard !settlements.isEmpty else { return 0 }
+        return try await perform { connection throws(StoreError) in
+            var applied = 0
+            for settlement in settlements {
+                let event = settlement.event
+                switch settlement.outcome {
+                case .runAgain:
+                    try connection.run("""
+                        UPDATE async_events SET invoke_count = ?, requeue_count = ?, due_at = ?, lane = 1,
+                            failure_kind = ?, error_type = ?, error_message = ?, stack_trace = ?, lease_owner = NULL, lease_until = 0
+                        WHERE request_id = ? AND lease_owner = ?
+                        """, [.integer(Int64(event.invokeCount)), .integer(Int64(event.requeueCount)), .integer(event.dueAtMilliseconds),
+                              .optionalText(event.lastFailure?.kind.rawValue), .optionalText(event.lastFailure?.error.errorType),
+                              .optionalText(event.lastFailure?.error.errorMessage),
+                              .optionalText(event.lastFailure?.error.stackTrace.joined(separator: "\n")),
+                              .text(event.requestID), .text(settlement.owner)])
+                    applied += connection.changes
+                case .finished(let finished):
+                    try connection.run("DELETE FROM async_events WHERE request_id = ? AND lease_owner = ?",
+                                       [.text(event.requestID), .text(settlement.owner)])
+                    guard connection.changes == 1 else { continue }
+                    applied += 1
+                    if !finished.condition.isSuccess {
+                        try connection.run("""
+                            INSERT OR REPLACE INTO failed_events (request_id, function_name, qualifier, payload, received_at,
+                                invoke_count, condition, record, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            """, [.text(event.requestID), .text(event.functionName), .text(event.qualifier), .blob(event.payload),
+                                  .integer(event.receivedAtMilliseconds), .integer(Int64(event.invokeCount)),
+                                  .text(finished.condition.rawValue), .text(finished.record), .integer(now)])
+                    }
+                    for delivery in finished.deliveries {
+                        if try Self.queueExists(connection, delivery.queue) {
+                            try Self.insertMessage(connection, delivery.message, queue: delivery.queue, now: now)
+                        } else {
+                            try Self.keepUndeliverable(connection, requestID: event.requestID, destination: delivery.queue,
+                                                       reason: "the queue \(delivery.queue) does not exist", record: finished.record)
+                        }
+                    }
+                    for (destination, reason) in finished.undeliverable {
+                        try Self.keepUndeliverable(connection, requestID: event.requestID, destination: destination, reason: reason,
+                                                   record: finished.record)
+                    }
+                }
+            }
+            return applied
+        }
+    }
+
+    private static func keepUndeliverable(_ connection: SQLiteConnection, requestID: String, destination: String, reason: String,
+                                          record: String) throws(StoreError) {
+        try connection.run("INSERT INTO undeliverable_records (request_id, destination, reason, record) VALUES (?, ?, ?, ?)",
+                           [.text(requestID), .text(destination), .text(reason), .text(record)])
+    }
+
+    public func failedEvents(limit: Int) async throws -> [FailedEvent] {
+        try await perform { connection throws(StoreError) in
+            var failed: [FailedEvent] = []
+            try connection.run("""
+                SELECT request_id, function_name, qualifier, payload, received_at, invoke_count, condition, record, finished_at
+                FROM failed_events ORDER BY finished_at DESC, rowid DESC LIMIT ?
+                """, [.integer(Int64(limit))]) { row in
+                var event = AsyncEvent(requestID: row.text(0) ?? "", functionName: row.text(1) ?? "", qualifier: row.text(2) ?? "$LATEST",
+                                       payload: row.blob(3), receivedAtMilliseconds: row.integer(4))
+                event.invokeCount = Int(row.integer(5))
+                failed.append(FailedEvent(event: event, condition: InvocationCondition(rawValue: row.text(6) ?? "") ?? .retriesExhausted,
+                                          record: row.text(7) ?? "", finishedAtMilliseconds: row.integer(8)))
+            }
+            return failed
+        }
+    }
+
+    public func undeliverableRecords(limit: Int) async throws -> [UndeliverableRecord] {
+        try await perform { connection throws(StoreError) in
+            var records: [UndeliverableRecord] = []
+            try connection.run("SELECT request_id, destination, reason, record FROM undeliverable_records ORDER BY id LIMIT ?",
+                               [.integer(Int64(limit))]) { row in
+                records.append(UndeliverableRecord(requestID: row.text(0) ?? "", destination: row.text(1) ?? "",
+                                                   reason: row.text(2) ?? "", record: row.text(3) ?? ""))
+            }
+            return records
+        }
+    }
+
+    // MARK: Queues
+
+    public func createQueue(_ name: String) async throws {
+        try await perform { connection throws(StoreError) in
+            try connection.run("INSERT OR IGNORE INTO queues (name) VALUES (?)", [.text(name)])
+        }
+    }
+
+    public func queueExists(_ name: String) async throws -> Bool {
+        try await perform { connection throws(StoreError) in try Self.queueExists(connection, name) }
+    }
+
+    private static func queueExists(_ connection: SQLiteConnection, _ name: String) throws(StoreError) -> Bool {
+        var exists = false
+        try connection.run("SELECT 1 FROM queues WHERE name = ?", [.text(name)]) { _ in exists = true }
+        return exists
+    }
+
+    public func send(_ messages: [QueueMessage], to queue: String, now: Int64) async throws {
+        try await perform { connection throws(StoreError) in
+            guard try Self.queueExists(connection, queue) else { throw StoreError("the queue \(queue) does not exist") }
+            for message in messages { try Self.insertMessage(connection, message, queue: queue, now: now) }
+        }
+    }
+
+    private static func insertMessage(_ connection: SQLiteConnection, _ message: QueueMessage, queue: String, now: Int64) throws(StoreError) {
+        let attributes = JSONText.object(message.attributes.map {
+            ($0.name, JSONText.object([("DataType", JSONText.quote($0.dataType)), ("Value", JSONText.quote($0.value))]))
+        })
+        try connection.run("""
+            INSERT INTO queue_messages (queue, message_id, body, attributes, sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?)
+            """, [.text(queue), .text(RequestID.make()), .blob(message.body), .text(attributes), .integer(now), .integer(now)])
+    }
+
+    public func receive(from queue: String, limit: Int, visibilityMilliseconds: Int64, now: Int64) async throws -> [ReceivedMessage] {
+        try await perform { connection throws(StoreError) in
+            var received: [ReceivedMessage] = []
+            try connection.run("""
+                UPDATE queue_messages SET visible_at = ?, receive_count = receive_count + 1, receipt_handle = message_id || ':' || (receive_count + 1)
+                WHERE seq IN (SELECT seq FROM queue_messages WHERE queue = ? AND visible_at <= ? ORDER BY seq LIMIT ?)
+                RETURNING message_id, receipt_handle, body, attributes, receive_count, sent_at, seq
+                """, [.integer(now + visibilityMilliseconds), .text(queue), .integer(now), .integer(Int64(limit))]) { row in
+                let attributes = Self.decodeAttributes(row.text(3) ?? "{}")
+                received.append(ReceivedMessage(messageID: row.text(0) ?? "", receiptHandle: row.text(1) ?? "",
+                                                message: QueueMessage(body: row.blob(2), attributes: attributes),
+                                                receiveCount: Int(row.integer(4)), sentAtMilliseconds: row.integer(5)))
+            }
+            return received
+        }
+    }
+
+    @discardableResult
+    public func delete(from queue: String, receiptHandle: String) async throws -> Bool {
+        try await perform { connection throws(StoreError) in
+            try connection.run("DELETE FROM queue_messages WHERE queue = ? AND receipt_handle = ?", [.text(queue), .text(receiptHandle)])
+            return connection.changes == 1
+        }
+    }
+
+    private struct StoredAttribute: Decodable {
+        let DataType: String
+        let Value: String
+    }
+
+    private static func decodeAttributes(_ json: String) -> [MessageAttribute] {
+        guard let decoded = try? JSONDecoder().decode([String: StoredAttribute].self, from: Data(json.utf8)) else { return [] }
+        return decoded.map { MessageAttribute(name: $0.key, dataType: $0.value.DataType, value: $0.value.Value) }
+            .sorted { $0.name < $1.name }
+    }
+}

@@ -1,0 +1,150 @@
+import ChuteCore
+import ChuteStore
+import Testing
+
+/// What every `AsyncEventStore` must do. SQLite runs it now; the PostgreSQL store will run the
+/// same checks against a real server.
+struct AsyncEventStoreConformance {
+    let makeStore: @Sendable () async throws -> any AsyncEventStore
+    let t0: Int64 = 1_700_000_000_000
+
+    func event(_ id: String, at time: Int64? = nil) -> AsyncEvent {
+        AsyncEvent(requestID: id, functionName: "f", payload: Array(#"{"id":"\#(id)"}"#.utf8), receivedAtMilliseconds: time ?? t0)
+    }
+
+    func claimsAreLeasedAndTakenOverAfterExpiry() async throws {
+        let store = try await makeStore()
+        try await store.accept([event("a"), event("b"), event("c")])
+        let first = try await store.claim(owner: "host-1", now: t0, limit: 10, leaseMilliseconds: 30_000)
+        #expect(Set(first.map(\.requestID)) == ["a", "b", "c"])
+        #expect(try await store.claim(owner: "host-2", now: t0 + 1_000, limit: 10, leaseMilliseconds: 30_000).isEmpty)
+        let takenOver = try await store.claim(owner: "host-2", now: t0 + 30_001, limit: 10, leaseMilliseconds: 30_000)
+        #expect(Set(takenOver.map(\.requestID)) == ["a", "b", "c"])
+        // The first host lost its leases: its results are not applied.
+        var late = first[0]
+        late.invokeCount = 1
+        let applied = try await store.settle([Settlement(event: late, owner: "host-1", outcome: .finished(FinishedEvent(condition: .success, record: "{}")))], now: t0)
+        #expect(applied == 0)
+        #expect(try await store.settle([Settlement(event: takenOver[0], owner: "host-2", outcome: .finished(FinishedEvent(condition: .success, record: "{}")))], now: t0) == 1)
+    }
+
+    func acceptingTheSameRequestTwiceKeepsOne() async throws {
+        let store = try await makeStore()
+        try await store.accept([event("dup")])
+        try await store.accept([event("dup")])
+        #expect(try await store.claim(owner: "h", now: t0, limit: 10, leaseMilliseconds: 1_000).count == 1)
+    }
+
+    func aRescheduledEventKeepsItsHistory() async throws {
+        let store = try await makeStore()
+        try await store.accept([event("r")])
+        var claimed = try #require(try await store.claim(owner: "h", now: t0, limit: 1, leaseMilliseconds: 10_000).first)
+        let failure = AttemptFailure(kind: .unhandled, error: FunctionError(errorType: "Sandbox.Timedout", errorMessage: "late", stackTrace: ["a", "b"]))
+        let step = AsyncRetryPolicy.next(after: .functionError(failure), for: &claimed, now: t0 + 500, config: EventInvokeConfig())
+        #expect(step == .runAgain(atMilliseconds: t0 + 60_500))
+        #expect(try await store.settle([Settlement(event: claimed, owner: "h", outcome: .runAgain)], now: t0) == 1)
+        #expect(try await store.claim(owner: "h", now: t0 + 60_499, limit: 1, leaseMilliseconds: 10_000).isEmpty)
+        let again = try #require(try await store.claim(owner: "h", now: t0 + 60_500, limit: 1, leaseMilliseconds: 10_000).first)
+        #expect(again.requestID == "r")
+        #expect(again.invokeCount == 1)
+        #expect(again.lastFailure == failure)
+        #expect(again.payload == claimed.payload)
+    }
+
+    func aFinishedFailureWritesItsRecordsAtomically() async throws {
+        let store = try await makeStore()
+        try await store.createQueue("on-failure")
+        try await store.createQueue("dlq")
+        try await store.accept([event("x")])
+        var claimed = try #require(try await store.claim(owner: "h", now: t0, limit: 1, leaseMilliseconds: 10_000).first)
+        let failure = AttemptFailure(kind: .handled, error: FunctionError(errorType: "E", errorMessage: "no"))
+        let step = AsyncRetryPolicy.next(after: .functionError(failure), for: &claimed, now: t0, config: EventInvokeConfig(maximumRetryAttempts: 0))
+        #expect(step == .finish(.retriesExhausted))
+        let record = InvocationRecord(event: claimed, condition: .retriesExhausted, functionARN: "arn:f:$LATEST", timestampMilliseconds: t0).json
+        let dead = DeadLetterMessage(event: claimed, condition: .retriesExhausted)
+        let finished = FinishedEvent(condition: .retriesExhausted, record: record, deliveries: [
+            QueueDelivery(queue: "on-failure", message: QueueMessage(body: Array(record.utf8))),
+            QueueDelivery(queue: "dlq", message: QueueMessage(body: dead.body, attributes: dead.attributes.map {
+                MessageAttribute(name: $0.name, dataType: $0.dataType, value: $0.value)
+            })),
+        ])
+        #expect(try await store.settle([Settlement(event: claimed, owner: "h", outcome: .finished(finished))], now: t0) == 1)
+
+        let destination = try await store.receive(from: "on-failure", limit: 10, visibilityMilliseconds: 30_000, now: t0)
+        #expect(destination.map { String(decoding: $0.message.body, as: UTF8.self) } == [record])
+        let dlq = try #require(try await store.receive(from: "dlq", limit: 10, visibilityMilliseconds: 30_000, now: t0).first)
+        #expect(dlq.message.body == claimed.payload)
+        #expect(dlq.message.attributes.map(\.name) == ["ErrorCode", "ErrorMessage", "RequestID"])
+        #expect(dlq.message.attributes.first { $0.name == "RequestID" }?.value == "x")
+
+        let failed = try await store.failedEvents(limit: 10)
+        #expect(failed.map(\.event.requestID) == ["x"])
+        #expect(failed.first?.condition == .retriesExhausted)
+        #expect(failed.first?.record == record)
+        #expect(try await store.claim(owner: "h", now: t0 + 1_000_000, limit: 10, leaseMilliseconds: 1).isEmpty)
+    }
+
+    func aRecordForAMissingQueueIsKeptNotDropped() async throws {
+        let store = try await makeStore()
+        try await store.accept([event("m")])
+        let claimed = try #require(try await store.claim(owner: "h", now: t0, limit: 1, leaseMilliseconds: 10_000).first)
+        let finished = FinishedEvent(condition: .success, record: #"{"r":1}"#,
+                                     deliveries: [QueueDelivery(queue: "gone", message: QueueMessage(body: [1]))],
+                                     undeliverable: [(destination: "arn:aws:sns:us-east-1:0:topic", reason: "topics are not supported yet")])
+        #expect(try await store.settle([Settlement(event: claimed, owner: "h", outcome: .finished(finished))], now: t0) == 1)
+        let kept = try await store.undeliverableRecords(limit: 10)
+        #expect(kept.map(\.destination) == ["gone", "arn:aws:sns:us-east-1:0:topic"])
+        #expect(kept.allSatisfy { $0.requestID == "m" && $0.record == #"{"r":1}"# })
+        #expect(kept[0].reason.contains("gone"))
+    }
+
+    func freshEventsAreNotStuckBehindRetries() async throws {
+        let store = try await makeStore()
+        try await store.accept((0..<40).map { event("old-\($0)", at: t0 - 3_600_000) })
+        // Make every old event a due retry.
+        let old = try await store.claim(owner: "h", now: t0, limit: 40, leaseMilliseconds: 10_000)
+        try await store.settle(old.map { item in
+            var retry = item
+            retry.invokeCount = 1
+            retry.dueAtMilliseconds = t0
+            return Settlement(event: retry, owner: "h", outcome: .runAgain)
+        }, now: t0)
+        try await store.accept((0..<40).map { event("new-\($0)") })
+        let claim = try await store.claim(owner: "h", now: t0, limit: 8, leaseMilliseconds: 10_000)
+        #expect(claim.count == 8)
+        #expect(claim.contains { $0.requestID.hasPrefix("new-") })
+        #expect(claim.contains { $0.requestID.hasPrefix("old-") })
+    }
+
+    func queuesHideReceivedMessagesUntilTheirVisibilityTimeout() async throws {
+        let store = try await makeStore()
+        try await store.createQueue("q")
+        try await store.send([QueueMessage(body: Array("one".utf8)), QueueMessage(body: Array("two".utf8))], to: "q", now: t0)
+        let first = try await store.receive(from: "q", limit: 1, visibilityMilliseconds: 30_000, now: t0)
+        #expect(first.map(\.message.body) == [Array("one".utf8)])
+        #expect(first.first?.receiveCount == 1)
+        let second = try await store.receive(from: "q", limit: 10, visibilityMilliseconds: 30_000, now: t0)
+        #expect(second.map(\.message.body) == [Array("two".utf8)])
+        #expect(try await store.receive(from: "q", limit: 10, visibilityMilliseconds: 30_000, now: t0 + 29_999).isEmpty)
+        let again = try await store.receive(from: "q", limit: 10, visibilityMilliseconds: 30_000, now: t0 + 30_000)
+        #expect(again.count == 2)
+        #expect(again.allSatisfy { $0.receiveCount == 2 })
+        // The first receipt handle went stale when the message was received again.
+        #expect(try await store.delete(from: "q", receiptHandle: first[0].receiptHandle) == false)
+        for message in again { #expect(try await store.delete(from: "q", receiptHandle: message.receiptHandle)) }
+        #expect(try await store.receive(from: "q", limit: 10, visibilityMilliseconds: 0, now: t0 + 100_000).isEmpty)
+        await #expect(throws: StoreError.self) { try await store.send([QueueMessage(body: [])], to: "missing", now: t0) }
+    }
+
+    func concurrentAcceptsAreAllDurable() async throws {
+        let store = try await makeStore()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<200 {
+                group.addTask { try await store.accept([event("c-\(index)")]) }
+            }
+            try await group.waitForAll()
+        }
+        let claimed = try await store.claim(owner: "h", now: t0, limit: 1_000, leaseMilliseconds: 1_000)
+        #expect(claimed.count == 200)
+    }
+}
