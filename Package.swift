@@ -7,6 +7,7 @@
 //       <- ChuteWorkers (thread and process isolation, timeouts, pools)
 //         <- ChuteHost (configuration files, function registry)
 //   ChuteCore <- ChuteStore (durable events and queues: SQLite, later PostgreSQL)
+//   ChuteStore + ChuteWorkers <- ChuteAsync (the asynchronous pipeline)
 //           <- chute (command line)
 import PackageDescription
 
@@ -64,6 +65,10 @@ let package = Package(
             swiftSettings: strictSwift),
         // Durable stores behind one protocol: SQLite now, PostgreSQL later.
         .target(name: "ChuteStore", dependencies: ["ChuteCore", "CSQLite"], swiftSettings: strictSwift),
+        // The asynchronous invocation pipeline: dispatcher, retries, routing to destinations.
+        .target(
+            name: "ChuteAsync", dependencies: ["ChuteCore", "ChuteStore", "ChuteWorkers"],
+            swiftSettings: strictSwift),
         .target(
             name: "ChuteHost",
             dependencies: [
@@ -125,6 +130,13 @@ let package = Package(
             name: "ChuteTestSupport", dependencies: ["ChuteCore"], path: "Tests/ChuteTestSupport",
             swiftSettings: strictSwift),
         .testTarget(name: "ChuteCoreTests", dependencies: ["ChuteCore"], swiftSettings: strictSwift),
+        .testTarget(
+            name: "ChuteAsyncTests",
+            dependencies: [
+                "ChuteAsync", "ChuteStore", "ChuteWorkers", "ChuteCore", "ChuteTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift),
         .testTarget(
             name: "ChuteStoreTests", dependencies: ["ChuteStore", "ChuteCore", "ChuteTestSupport"],
             swiftSettings: strictSwift),

@@ -75,13 +75,17 @@ public struct FinishedEvent: Sendable {
     /// Deliveries that cannot be made by the store (unknown destination type, not configured
     /// yet): kept as undeliverable with the reason.
     public var undeliverable: [(destination: String, reason: String)]
+    /// Events for function destinations (the record as their payload), accepted in the same
+    /// transaction.
+    public var followUps: [AsyncEvent]
 
     public init(condition: InvocationCondition, record: String, deliveries: [QueueDelivery] = [],
-                undeliverable: [(destination: String, reason: String)] = []) {
+                undeliverable: [(destination: String, reason: String)] = [], followUps: [AsyncEvent] = []) {
         self.condition = condition
         self.record = record
         self.deliveries = deliveries
         self.undeliverable = undeliverable
+        self.followUps = followUps
     }
 }
 

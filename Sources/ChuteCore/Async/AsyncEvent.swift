@@ -15,6 +15,9 @@ public struct AsyncEvent: Sendable, Hashable {
     public var dueAtMilliseconds: Int64
     /// The last attempt's function error, for the record if the event fails later for its age.
     public var lastFailure: AttemptFailure?
+    /// How many functions this event passed through as a destination record (0 for an event a
+    /// client sent). Lambda stops such chains after 16 hops.
+    public var chainDepth = 0
 
     public init(requestID: String, functionName: String, qualifier: String = "$LATEST", payload: [UInt8], receivedAtMilliseconds: Int64) {
         self.requestID = requestID
@@ -26,6 +29,9 @@ public struct AsyncEvent: Sendable, Hashable {
     }
 
     public func ageMilliseconds(at now: Int64) -> Int64 { now - receivedAtMilliseconds }
+
+    /// Lambda's limit on invocation chains through destinations.
+    public static let maximumChainDepth = 16
 }
 
 /// A function error of one attempt: Handled or Unhandled, with the error the handler or host gave.

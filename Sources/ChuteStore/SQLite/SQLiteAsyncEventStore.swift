@@ -36,6 +36,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                 requeue_count INTEGER NOT NULL,
                 due_at INTEGER NOT NULL,
                 lane INTEGER NOT NULL,            -- 0 fresh, 1 retry or re-queue
+                chain_depth INTEGER NOT NULL DEFAULT 0,
                 failure_kind TEXT, error_type TEXT, error_message TEXT, stack_trace TEXT,
                 lease_owner TEXT,
                 lease_until INTEGER NOT NULL DEFAULT 0
@@ -130,15 +131,17 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
     public func accept(_ events: [AsyncEvent]) async throws {
         guard !events.isEmpty else { return }
         try await perform { connection throws(StoreError) in
-            for event in events {
-                try connection.run("""
-                    INSERT OR IGNORE INTO async_events (request_id, function_name, qualifier, payload, received_at,
-                        invoke_count, requeue_count, due_at, lane) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)
-                    """, [.text(event.requestID), .text(event.functionName), .text(event.qualifier), .blob(event.payload),
-                          .integer(event.receivedAtMilliseconds), .integer(Int64(event.invokeCount)),
-                          .integer(Int64(event.requeueCount)), .integer(event.dueAtMilliseconds)])
-            }
+            for event in events { try Self.insert(connection, event) }
         }
+    }
+
+    private static func insert(_ connection: SQLiteConnection, _ event: AsyncEvent) throws(StoreError) {
+        try connection.run("""
+            INSERT OR IGNORE INTO async_events (request_id, function_name, qualifier, payload, received_at,
+                invoke_count, requeue_count, due_at, lane, chain_depth) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+            """, [.text(event.requestID), .text(event.functionName), .text(event.qualifier), .blob(event.payload),
+                  .integer(event.receivedAtMilliseconds), .integer(Int64(event.invokeCount)),
+                  .integer(Int64(event.requeueCount)), .integer(event.dueAtMilliseconds), .integer(Int64(event.chainDepth))])
     }
 
     public func claim(owner: String, now: Int64, limit: Int, leaseMilliseconds: Int64) async throws -> [AsyncEvent] {
@@ -165,13 +168,14 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
             WHERE request_id IN (SELECT request_id FROM async_events
                                  WHERE lane = ? AND due_at <= ? AND lease_until <= ? ORDER BY due_at LIMIT ?)
             RETURNING request_id, function_name, qualifier, payload, received_at, invoke_count, requeue_count, due_at,
-                      failure_kind, error_type, error_message, stack_trace
+                      failure_kind, error_type, error_message, stack_trace, chain_depth
             """, [.text(owner), .integer(now + lease), .integer(lane), .integer(now), .integer(now), .integer(Int64(limit))]) { row in
             var event = AsyncEvent(requestID: row.text(0) ?? "", functionName: row.text(1) ?? "", qualifier: row.text(2) ?? "$LATEST",
                                    payload: row.blob(3), receivedAtMilliseconds: row.integer(4))
             event.invokeCount = Int(row.integer(5))
             event.requeueCount = Int(row.integer(6))
             event.dueAtMilliseconds = row.integer(7)
+            event.chainDepth = Int(row.integer(12))
             if let kind = row.text(8).flatMap(FunctionErrorKind.init(rawValue:)) {
                 let stack = row.text(11).map { $0.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) } ?? []
                 event.lastFailure = AttemptFailure(kind: kind, error: FunctionError(
@@ -222,6 +226,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                                                        reason: "the queue \(delivery.queue) does not exist", record: finished.record)
                         }
                     }
+                    for followUp in finished.followUps { try Self.insert(connection, followUp) }
                     for (destination, reason) in finished.undeliverable {
                         try Self.keepUndeliverable(connection, requestID: event.requestID, destination: destination, reason: reason,
                                                    record: finished.record)

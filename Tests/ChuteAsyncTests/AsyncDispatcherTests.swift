@@ -1,0 +1,181 @@
+import ChuteAsync
+import ChuteCore
+import ChuteStore
+import ChuteTestSupport
+import ChuteWorkers
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// The asynchronous pipeline end to end on real parts (a SQLite file, worker pools running the
+/// fault-injection handler), driven by a virtual clock: minutes of retries take milliseconds.
+@Suite struct AsyncDispatcherTests {
+    static let t0: Int64 = 1_700_000_000_000
+
+    final class Directory: AsyncFunctionDirectory, @unchecked Sendable {
+        var functions: [String: AsyncFunction] = [:]
+        func function(named name: String) -> AsyncFunction? { functions[name] }
+    }
+
+    struct Harness {
+        let store: SQLiteAsyncEventStore
+        let directory = Directory()
+        let dispatcher: AsyncDispatcher
+        var pools: [any FunctionPool] = []
+
+        init() throws {
+            store = try SQLiteAsyncEventStore(path: Fixtures.scratch + "/async-\(RequestID.make()).sqlite")
+            dispatcher = AsyncDispatcher(store: store, directory: directory, owner: "test-host")
+        }
+
+        mutating func add(_ name: String, isolation: Isolation = .thread, config: EventInvokeConfig = EventInvokeConfig(),
+                          deadLetter: String? = nil) async throws {
+            var logger = Logger(label: "chute.tests")
+            logger.logLevel = .critical
+            let configuration = FunctionConfiguration(name: name, library: Fixtures.faultsLibrary, isolation: isolation, concurrency: 2,
+                                                      prewarmInstances: isolation == .process ? 1 : 0)
+            let pool = try await FunctionPools.start(configuration, logger: logger)
+            pools.append(pool)
+            directory.functions[name] = AsyncFunction(name: name, arn: configuration.arn, pool: pool, concurrency: 2,
+                                                      invokeConfig: config, deadLetterTarget: deadLetter)
+        }
+
+        func shutdown() async { for pool in pools { await pool.shutdown() } }
+
+        func send(_ payload: String, to function: String, id: String = RequestID.make(), at time: Int64 = AsyncDispatcherTests.t0) async throws {
+            try await dispatcher.accept([AsyncEvent(requestID: id, functionName: function, payload: Array(payload.utf8), receivedAtMilliseconds: time)])
+        }
+
+        func records(in queue: String) async throws -> [[String: Any]] {
+            try await store.receive(from: queue, limit: 100, visibilityMilliseconds: 60_000, now: .max / 2).map { message in
+                try JSONSerialization.jsonObject(with: Data(message.message.body)) as? [String: Any] ?? [:]
+            }
+        }
+    }
+
+    static func queueARN(_ name: String) -> String { "arn:aws:sqs:us-east-1:000000000000:\(name)" }
+
+    @Test func aFailingEventIsRetriedThenRecordedInItsDestinationAndDeadLetterQueue() async throws {
+        var harness = try Harness()
+        try await harness.store.createQueue("failures")
+        try await harness.store.createQueue("dlq")
+        try await harness.add("failing", config: EventInvokeConfig(onFailure: Self.queueARN("failures")), deadLetter: Self.queueARN("dlq"))
+        try await harness.send(#"{"action":"error","text":"card declined"}"#, to: "failing", id: "evt-1")
+
+        #expect(try await harness.dispatcher.runDue(now: Self.t0) == 1)
+        #expect(try await harness.dispatcher.runDue(now: Self.t0 + 59_999) == 0)
+        #expect(try await harness.dispatcher.runDue(now: Self.t0 + 60_000) == 1)
+        #expect(try await harness.dispatcher.runDue(now: Self.t0 + 179_999) == 0)
+        #expect(try await harness.dispatcher.runDue(now: Self.t0 + 180_000) == 1)
+        #expect(try await harness.dispatcher.runDue(now: Self.t0 + 10_000_000) == 0)
+
+        let records = try await harness.records(in: "failures")
+        #expect(records.count == 1)
+        let record = try #require(records.first)
+        let context = try #require(record["requestContext"] as? [String: Any])
+        #expect(context["requestId"] as? String == "evt-1")
+        #expect(context["condition"] as? String == "RetriesExhausted")
+        #expect(context["approximateInvokeCount"] as? Int == 3)
+        #expect(context["functionArn"] as? String == "arn:aws:lambda:us-east-1:000000000000:function:failing:$LATEST")
+        #expect((record["responseContext"] as? [String: Any])?["functionError"] as? String == "Handled")
+        #expect((record["responsePayload"] as? [String: Any])?["errorMessage"] as? String == "card declined")
+        #expect((record["requestPayload"] as? [String: Any])?["action"] as? String == "error")
+
+        let dead = try await harness.store.receive(from: "dlq", limit: 10, visibilityMilliseconds: 1, now: .max / 2)
+        #expect(dead.map { String(decoding: $0.message.body, as: UTF8.self) } == [#"{"action":"error","text":"card declined"}"#])
+        #expect(dead.first?.message.attributes.first { $0.name == "RequestID" }?.value == "evt-1")
+        #expect(try await harness.store.failedEvents(limit: 10).map(\.event.requestID) == ["evt-1"])
+        #expect(harness.dispatcher.statistics.invocations == 3)
+        #expect(harness.dispatcher.statistics.errors == 3)
+        await harness.shutdown()
+    }
+
+    @Test func aCrashIsAnUnhandledFailureAndAgesOutAhead() async throws {
+        var harness = try Harness()
+        try await harness.store.createQueue("failures")
+        try await harness.add("crashing", isolation: .process,
+                              config: EventInvokeConfig(maximumEventAgeSeconds: 60, onFailure: Self.queueARN("failures")))
+        try await harness.send("segfault", to: "crashing")
+        #expect(try await harness.dispatcher.runDue(now: Self.t0 + 1_000) == 1)
+        let record = try #require(try await harness.records(in: "failures").first)
+        let context = try #require(record["requestContext"] as? [String: Any])
+        #expect(context["condition"] as? String == "EventAgeExceeded")
+        #expect(context["approximateInvokeCount"] as? Int == 1)
+        #expect((record["responseContext"] as? [String: Any])?["functionError"] as? String == "Unhandled")
+        #expect((record["responsePayload"] as? [String: Any])?["errorType"] as? String == "Runtime.ExitError")
+        // A payload that is not JSON is carried as a string.
+        #expect(record["requestPayload"] as? String == "segfault")
+        await harness.shutdown()
+    }
+
+    @Test func aSuccessRecordCanInvokeAnotherFunction() async throws {
+        var harness = try Harness()
+        try await harness.store.createQueue("done")
+        try await harness.add("first", config: EventInvokeConfig(onSuccess: "arn:aws:lambda:us-east-1:000000000000:function:second"))
+        try await harness.add("second", config: EventInvokeConfig(onSuccess: Self.queueARN("done")))
+        try await harness.send(#"{"action":"echo"}"#, to: "first", id: "origin")
+        #expect(try await harness.dispatcher.runDue(now: Self.t0) == 1)
+        #expect(try await harness.dispatcher.runDue(now: Self.t0) == 1)  // the follow-up event for "second"
+        let record = try #require(try await harness.records(in: "done").first)
+        #expect((record["requestContext"] as? [String: Any])?["condition"] as? String == "Success")
+        // second echoed the first record, which arrived as its event.
+        let firstRecord = try #require(record["requestPayload"] as? [String: Any])
+        #expect((firstRecord["requestContext"] as? [String: Any])?["requestId"] as? String == "origin")
+        #expect(record["responsePayload"] as? [String: Any] != nil)
+        await harness.shutdown()
+    }
+
+    @Test func aDestinationLoopStopsAfterSixteenFunctions() async throws {
+        var harness = try Harness()
+        try await harness.add("loop", config: EventInvokeConfig(onSuccess: "arn:aws:lambda:us-east-1:000000000000:function:loop"))
+        // "count" answers with a small number (an echo would double each record's size per hop, up
+        // to the response limit); the faults handler finds the action nested in each record.
+        try await harness.send(#"{"action":"count"}"#, to: "loop")
+        var runs = 0
+        while try await harness.dispatcher.runDue(now: Self.t0) > 0 { runs += 1 }
+        #expect(runs == 17)  // the event, then 16 hops through the destination
+        let kept = try await harness.store.undeliverableRecords(limit: 10)
+        #expect(kept.count == 1)
+        #expect(kept.first?.reason.contains("after 16 functions") == true)
+        #expect(harness.dispatcher.statistics.destinationDeliveryFailures == 1)
+        await harness.shutdown()
+    }
+
+    @Test func aMissingQueueKeepsTheRecordAndCountsTheFailure() async throws {
+        var harness = try Harness()
+        try await harness.add("f", config: EventInvokeConfig(onSuccess: Self.queueARN("nowhere")))
+        try await harness.send("echo", to: "f")
+        try await harness.dispatcher.runDue(now: Self.t0)
+        let kept = try await harness.store.undeliverableRecords(limit: 10)
+        #expect(kept.map(\.destination) == ["nowhere"])
+        await harness.shutdown()
+    }
+
+    @Test func anEventForAnUnknownFunctionIsKeptAsFailed() async throws {
+        let harness = try Harness()
+        try await harness.send("echo", to: "ghost", id: "lost")
+        try await harness.dispatcher.runDue(now: Self.t0)
+        let failed = try await harness.store.failedEvents(limit: 10)
+        #expect(failed.map(\.event.requestID) == ["lost"])
+        #expect(failed.first?.record.contains("Function not found: ghost") == true)
+    }
+
+    @Test func theRunLoopProcessesAcceptedEventsAtOnce() async throws {
+        var harness = try Harness()
+        try await harness.store.createQueue("done")
+        try await harness.add("f", config: EventInvokeConfig(onSuccess: Self.queueARN("done")))
+        let dispatcher = harness.dispatcher
+        let loop = Task { await dispatcher.run(pollMilliseconds: 10_000) { Int64((Date().timeIntervalSince1970 * 1000).rounded()) } }
+        let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+        try await harness.send("echo", to: "f", at: now)
+        var delivered = 0
+        for _ in 0..<200 where delivered == 0 {
+            delivered = try await harness.store.receive(from: "done", limit: 10, visibilityMilliseconds: 60_000, now: .max / 2).count
+            if delivered == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        loop.cancel()
+        #expect(delivered == 1)
+        await harness.shutdown()
+    }
+}
