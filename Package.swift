@@ -38,6 +38,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
     ],
     targets: [
         // MARK: C modules
@@ -69,6 +74,19 @@ let package = Package(
         .target(
             name: "ChuteAsync", dependencies: ["ChuteCore", "ChuteStore", "ChuteWorkers"],
             swiftSettings: strictSwift),
+        // `chute serve`: the host process, its HTTP APIs (Lambda, SQS) and its services.
+        .target(
+            name: "ChuteServer",
+            dependencies: [
+                "ChuteCore", "ChuteStore", "ChuteWorkers", "ChuteAsync", "ChuteHost",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift),
         .target(
             name: "ChuteHost",
             dependencies: [
@@ -83,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "chute",
             dependencies: [
-                "ChuteHost", "ChuteWorkers", "ChuteCore", "ChuteABI",
+                "ChuteHost", "ChuteWorkers", "ChuteCore", "ChuteABI", "ChuteServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

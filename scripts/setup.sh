@@ -18,3 +18,9 @@ if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
   echo "setup: cargo not found; the Rust handler test needs a Rust toolchain (https://rustup.rs)" >&2
   exit 1
 fi
+
+# The HTTP API tests use real AWS clients.
+if ! python3 -c "import boto3" >/dev/null 2>&1 || ! command -v aws >/dev/null 2>&1; then
+  echo "installing: boto3 awscli (pip)"
+  python3 -m pip install --quiet boto3 awscli 2>/dev/null || python3 -m pip install --quiet --break-system-packages boto3 awscli
+fi

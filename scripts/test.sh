@@ -7,6 +7,9 @@ bash scripts/setup.sh
 swift build --build-tests
 swift test --skip-build "$@"
 
+# `chute serve` through boto3 and the aws CLI: Lambda and SQS APIs, async records, SIGKILL durability.
+python3 -m unittest discover -s Tests/api -v
+
 # The packaging plugin end to end: build the Swift example handler in release, package it as a
 # zip, unpack it, and run the function its manifest declares.
 work="$(mktemp -d)"

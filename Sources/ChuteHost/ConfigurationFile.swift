@@ -17,11 +17,33 @@ import Yams
 ///     prewarm: 1               # instances started ahead (process isolation)
 ///     initConfig: "any text"   # bytes passed to chute_init
 ///     environment: {KEY: value}
+///     async:                   # asynchronous invocations (Lambda's event invoke config)
+///       maximumRetryAttempts: 2          # 0-2
+///       maximumEventAgeSeconds: 21600    # 60-21600
+///       retryDelays: [60, 120]           # seconds before retry 1, 2 (Chute extension)
+///       onSuccess: done                  # a queue name, or any destination ARN
+///       onFailure: arn:aws:lambda:us-east-1:000000000000:function:cleanup
+///     deadLetter: dlq                    # a queue name or ARN (DeadLetterConfig)
+/// queues: [done, dlq]          # built-in queues to create
 /// ```
 ///
 /// Every invalid field is reported, each with its line and path, before anything runs.
 public struct ConfigurationFile: Sendable {
     public var functions: [FunctionConfiguration]
+    /// Asynchronous settings by function name (every function has one; defaults when not given).
+    public var asyncSettings: [String: AsyncSettings] = [:]
+    /// Built-in queues to create.
+    public var queues: [String] = []
+
+    public struct AsyncSettings: Sendable, Hashable {
+        public var invokeConfig = EventInvokeConfig()
+        public var deadLetterTarget: String?
+
+        public init(invokeConfig: EventInvokeConfig = EventInvokeConfig(), deadLetterTarget: String? = nil) {
+            self.invokeConfig = invokeConfig
+            self.deadLetterTarget = deadLetterTarget
+        }
+    }
 
     public static func load(path: String) throws -> ConfigurationFile {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -47,15 +69,31 @@ public struct ConfigurationFile: Sendable {
         guard let mapping = root.mapping else {
             throw ConfigurationFileError(path: path, problems: ["\(at(root)): the top level must be a mapping with a 'functions' list"])
         }
-        for (key, _) in mapping where key.string != "functions" {
-            problems.append("\(at(key)): unknown top-level field '\(key.string ?? "?")'; expected 'functions'")
+        for (key, _) in mapping where key.string != "functions" && key.string != "queues" {
+            problems.append("\(at(key)): unknown top-level field '\(key.string ?? "?")'; expected 'functions' or 'queues'")
         }
+        var queues: [String] = []
+        if let list = mapping["queues"] {
+            if let sequence = list.sequence {
+                for (index, item) in sequence.enumerated() {
+                    if let name = item.string, item.scalar != nil, Self.isQueueName(name) { queues.append(name) } else {
+                        problems.append("\(at(item)): queues[\(index)]: must be a queue name of 1-80 letters, digits, '-' and '_'")
+                    }
+                }
+            } else {
+                problems.append("\(at(list)): queues must be a list of names")
+            }
+        }
+        var asyncSettings: [String: AsyncSettings] = [:]
         var functions: [FunctionConfiguration] = []
         if let list = mapping["functions"] {
             if let sequence = list.sequence {
                 for (index, item) in sequence.enumerated() {
                     if let function = parseFunction(item, path: "functions[\(index)]", baseDirectory: baseDirectory, problems: &problems) {
                         functions.append(function)
+                        if let settings = parseAsync(item, path: "functions[\(index)]", function: function, problems: &problems) {
+                            asyncSettings[function.name] = settings
+                        }
                     }
                 }
             } else {
@@ -69,12 +107,74 @@ public struct ConfigurationFile: Sendable {
             problems.append("function name '\(function.name)' is used twice")
         }
         guard problems.isEmpty else { throw ConfigurationFileError(path: path, problems: problems) }
-        return ConfigurationFile(functions: functions)
+        return ConfigurationFile(functions: functions, asyncSettings: asyncSettings, queues: queues)
+    }
+
+    static func isQueueName(_ name: String) -> Bool {
+        (1...80).contains(name.count) && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+
+    static let asyncFields: Set<String> = ["maximumRetryAttempts", "maximumEventAgeSeconds", "retryDelays", "onSuccess", "onFailure"]
+
+    /// A destination as written: an ARN, or a bare queue name in the function's account.
+    static func destinationARN(_ text: String, function: FunctionConfiguration) -> String {
+        text.hasPrefix("arn:") ? text : "arn:aws:sqs:\(function.region):\(function.accountID):\(text)"
+    }
+
+    private static func parseAsync(_ node: Node, path: String, function: FunctionConfiguration, problems: inout [String]) -> AsyncSettings? {
+        guard let mapping = node.mapping else { return nil }
+        var settings = AsyncSettings()
+        let before = problems.count
+        func destination(_ value: Node, _ field: String) -> String? {
+            guard let text = value.string, value.scalar != nil else {
+                problems.append("\(at(value)): \(field): must be a queue name or a destination ARN")
+                return nil
+            }
+            let arn = destinationARN(text, function: function)
+            if case .failure(let error) = Destination.parse(arn) {
+                problems.append("\(at(value)): \(field): \(error.message)")
+                return nil
+            }
+            return arn
+        }
+        if let dead = mapping["deadLetter"] { settings.deadLetterTarget = destination(dead, "\(path).deadLetter") }
+        guard let async = mapping["async"] else { return problems.count == before ? settings : nil }
+        guard let fields = async.mapping else {
+            problems.append("\(at(async)): \(path).async: must be a mapping")
+            return nil
+        }
+        for (key, _) in fields where !asyncFields.contains(key.string ?? "") {
+            problems.append("\(at(key)): \(path).async.\(key.string ?? "?"): unknown field; expected one of \(asyncFields.sorted().joined(separator: ", "))")
+        }
+        var config = EventInvokeConfig()
+        if let value = fields["maximumRetryAttempts"] {
+            if let number = value.int { config.maximumRetryAttempts = number } else {
+                problems.append("\(at(value)): \(path).async.maximumRetryAttempts: must be a whole number")
+            }
+        }
+        if let value = fields["maximumEventAgeSeconds"] {
+            if let number = value.int { config.maximumEventAgeSeconds = number } else {
+                problems.append("\(at(value)): \(path).async.maximumEventAgeSeconds: must be a whole number")
+            }
+        }
+        if let value = fields["retryDelays"] {
+            let delays = value.sequence?.compactMap { $0.float ?? $0.int.map(Double.init) }
+            if let delays, delays.count == value.sequence?.count { config.retryDelaysSeconds = delays } else {
+                problems.append("\(at(value)): \(path).async.retryDelays: must be a list of seconds")
+            }
+        }
+        if let value = fields["onSuccess"] { config.onSuccess = destination(value, "\(path).async.onSuccess") }
+        if let value = fields["onFailure"] { config.onFailure = destination(value, "\(path).async.onFailure") }
+        do { try config.validate() } catch {
+            problems.append("\(at(async)): \(path).async: \(error.message)")
+        }
+        settings.invokeConfig = config
+        return problems.count == before ? settings : nil
     }
 
     static let functionFields: Set<String> = [
         "name", "library", "handler", "isolation", "timeout", "initTimeout", "memory", "concurrency", "prewarm", "initConfig",
-        "environment", "maxResponseBytes",
+        "environment", "maxResponseBytes", "async", "deadLetter",
     ]
 
     private static func parseFunction(_ node: Node, path: String, baseDirectory: String, problems: inout [String]) -> FunctionConfiguration? {

@@ -34,7 +34,12 @@ public protocol AsyncEventStore: Sendable {
 
     func createQueue(_ name: String) async throws
     func queueExists(_ name: String) async throws -> Bool
-    func send(_ messages: [QueueMessage], to queue: String, now: Int64) async throws
+    func queueNames() async throws -> [String]
+    /// Deletes the queue and its messages.
+    func deleteQueue(_ name: String) async throws
+    /// Appends messages; returns their ids. Throws if the queue does not exist.
+    @discardableResult
+    func send(_ messages: [QueueMessage], to queue: String, now: Int64) async throws -> [String]
 
     /// Up to `limit` visible messages, hidden for `visibilityMilliseconds`, receive counts raised.
     func receive(from queue: String, limit: Int, visibilityMilliseconds: Int64, now: Int64) async throws -> [ReceivedMessage]

@@ -290,20 +290,38 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
         return exists
     }
 
-    public func send(_ messages: [QueueMessage], to queue: String, now: Int64) async throws {
+    public func queueNames() async throws -> [String] {
         try await perform { connection throws(StoreError) in
-            guard try Self.queueExists(connection, queue) else { throw StoreError("the queue \(queue) does not exist") }
-            for message in messages { try Self.insertMessage(connection, message, queue: queue, now: now) }
+            var names: [String] = []
+            try connection.run("SELECT name FROM queues ORDER BY name") { row in names.append(row.text(0) ?? "") }
+            return names
         }
     }
 
-    private static func insertMessage(_ connection: SQLiteConnection, _ message: QueueMessage, queue: String, now: Int64) throws(StoreError) {
+    public func deleteQueue(_ name: String) async throws {
+        try await perform { connection throws(StoreError) in
+            try connection.run("DELETE FROM queues WHERE name = ?", [.text(name)])
+        }
+    }
+
+    @discardableResult
+    public func send(_ messages: [QueueMessage], to queue: String, now: Int64) async throws -> [String] {
+        try await perform { connection throws(StoreError) in
+            guard try Self.queueExists(connection, queue) else { throw StoreError("the queue \(queue) does not exist") }
+            return try messages.map { message throws(StoreError) in try Self.insertMessage(connection, message, queue: queue, now: now) }
+        }
+    }
+
+    @discardableResult
+    private static func insertMessage(_ connection: SQLiteConnection, _ message: QueueMessage, queue: String, now: Int64) throws(StoreError) -> String {
+        let id = RequestID.make()
         let attributes = JSONText.object(message.attributes.map {
             ($0.name, JSONText.object([("DataType", JSONText.quote($0.dataType)), ("Value", JSONText.quote($0.value))]))
         })
         try connection.run("""
             INSERT INTO queue_messages (queue, message_id, body, attributes, sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?)
-            """, [.text(queue), .text(RequestID.make()), .blob(message.body), .text(attributes), .integer(now), .integer(now)])
+            """, [.text(queue), .text(id), .blob(message.body), .text(attributes), .integer(now), .integer(now)])
+        return id
     }
 
     public func receive(from queue: String, limit: Int, visibilityMilliseconds: Int64, now: Int64) async throws -> [ReceivedMessage] {

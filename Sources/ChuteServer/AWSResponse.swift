@@ -1,0 +1,39 @@
+import ChuteCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Responses in the shapes AWS clients parse.
+enum AWSResponse {
+    static let errorTypeHeader = HTTPField.Name("x-amzn-ErrorType")!
+    static let requestIDHeader = HTTPField.Name("x-amzn-RequestId")!
+
+    /// A JSON body with `status`.
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return bytes(Array(data), status: status, headers: headers, contentType: "application/json")
+    }
+
+    static func bytes(_ bytes: [UInt8], status: HTTPResponse.Status = .ok, headers: HTTPFields = [:],
+                      contentType: String = "application/json") -> Response {
+        var fields = headers
+        fields[.contentType] = contentType
+        if fields[requestIDHeader] == nil { fields[requestIDHeader] = RequestID.make() }
+        return Response(status: .init(code: status.code), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// A REST-JSON error (Lambda): `x-amzn-ErrorType` and `{"Type":"User","message":…}`.
+    static func restError(_ error: ServiceError) -> Response {
+        json(["Type": error.statusCode >= 500 ? "Service" : "User", "message": error.message],
+             status: .init(code: error.statusCode), headers: [errorTypeHeader: error.type])
+    }
+
+    /// A JSON 1.0 error (SQS): `{"__type":"com.amazonaws.sqs#TYPE","message":…}`.
+    static func jsonProtocolError(_ error: ServiceError, namespace: String) -> Response {
+        json(["__type": "\(namespace)#\(error.type)", "message": error.message],
+             status: .init(code: error.statusCode), headers: [errorTypeHeader: error.type])
+    }
+}

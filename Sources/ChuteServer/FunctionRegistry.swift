@@ -1,0 +1,85 @@
+import ChuteAsync
+import ChuteCore
+import ChuteHost
+import ChuteWorkers
+import Logging
+import Synchronization
+
+/// The functions a host serves: their configuration, their worker pool and their asynchronous
+/// settings, found by name, partial ARN or full ARN.
+public final class FunctionRegistry: AsyncFunctionDirectory, Sendable {
+    public struct Entry: Sendable {
+        public var configuration: FunctionConfiguration
+        public var pool: any FunctionPool
+        public var asyncSettings: ConfigurationFile.AsyncSettings
+        public var lastModifiedMilliseconds: Int64
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+    private let logger: Logger
+
+    public init(logger: Logger) {
+        self.logger = logger
+    }
+
+    /// Starts a pool for `configuration` and registers it (replacing a function of that name).
+    public func add(_ configuration: FunctionConfiguration, asyncSettings: ConfigurationFile.AsyncSettings, now: Int64) async throws {
+        let pool = try await FunctionPools.start(configuration, logger: logger)
+        let previous = entries.withLock { entries in
+            defer {
+                entries[configuration.name] = Entry(configuration: configuration, pool: pool, asyncSettings: asyncSettings,
+                                                    lastModifiedMilliseconds: now)
+            }
+            return entries[configuration.name]
+        }
+        if let previous { await previous.pool.shutdown() }
+    }
+
+    public func entry(named name: String) -> Entry? {
+        entries.withLock { $0[name] }
+    }
+
+    public var all: [Entry] {
+        entries.withLock { Array($0.values) }.sorted { $0.configuration.name < $1.configuration.name }
+    }
+
+    public func updateAsyncSettings(_ name: String, _ update: (inout ConfigurationFile.AsyncSettings) -> Void, now: Int64) -> Entry? {
+        entries.withLock { entries in
+            guard var entry = entries[name] else { return nil }
+            update(&entry.asyncSettings)
+            entry.lastModifiedMilliseconds = now
+            entries[name] = entry
+            return entry
+        }
+    }
+
+    public func function(named name: String) -> AsyncFunction? {
+        guard let entry = entry(named: name) else { return nil }
+        return AsyncFunction(name: entry.configuration.name, arn: entry.configuration.arn, pool: entry.pool,
+                             concurrency: entry.configuration.concurrency, invokeConfig: entry.asyncSettings.invokeConfig,
+                             deadLetterTarget: entry.asyncSettings.deadLetterTarget)
+    }
+
+    public func shutdown() async {
+        let pools = entries.withLock { entries in
+            defer { entries.removeAll() }
+            return entries.values.map(\.pool)
+        }
+        for pool in pools { await pool.shutdown() }
+    }
+
+    /// The function name in a Lambda `FunctionName`: a name, `ACCOUNT:function:NAME` or a full
+    /// ARN, each with an optional `:QUALIFIER`. Returns (name, qualifier).
+    public static func parseFunctionName(_ text: String) -> (name: String, qualifier: String?)? {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        switch parts.count {
+        case 1: return parts[0].isEmpty ? nil : (parts[0], nil)
+        case 2: return (parts[0], parts[1])
+        case 3 where parts[1] == "function": return (parts[2], nil)
+        case 4 where parts[1] == "function": return (parts[2], parts[3])
+        case 7 where parts[0] == "arn" && parts[5] == "function": return (parts[6], nil)
+        case 8 where parts[0] == "arn" && parts[5] == "function": return (parts[6], parts[7])
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import ChuteAsync
+import ChuteCore
+import ChuteHost
+import ChuteStore
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// `chute serve`: the functions of a configuration file behind Lambda's and SQS's HTTP APIs, with
+/// asynchronous invocations on the embedded SQLite store, until SIGINT or SIGTERM.
+///
+/// Shutdown is graceful: the listener stops, the dispatcher stops claiming, in-flight attempts
+/// finish and are settled, and whatever was not claimed stays queued in the store for the next run.
+public enum HostServer {
+    public static func wallMilliseconds() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded())
+    }
+
+    public static func run(configuration: ConfigurationFile, dataDirectory: String, host: String, port: Int, logger: Logger,
+                           onListening: @escaping @Sendable (String) -> Void) async throws {
+        do {
+            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError("cannot create the data directory \(dataDirectory): \(error.localizedDescription)")
+        }
+        let store = try SQLiteAsyncEventStore(path: dataDirectory + "/chute.sqlite")
+        for queue in configuration.queues { try await store.createQueue(queue) }
+        let registry = FunctionRegistry(logger: logger)
+        let now = wallMilliseconds()
+        for function in configuration.functions {
+            try await registry.add(function, asyncSettings: configuration.asyncSettings[function.name] ?? .init(), now: now)
+        }
+        let dispatcher = AsyncDispatcher(store: store, directory: registry, owner: "host-\(getpid())")
+        let clock: @Sendable () -> Int64 = { wallMilliseconds() }
+
+        let router = Router()
+        LambdaAPI(registry: registry, dispatcher: dispatcher, limits: .init(), clock: clock).register(on: router)
+        SQSAPI(store: store, accountID: configuration.functions.first?.accountID ?? "000000000000", clock: clock).register(on: router)
+        let application = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "chute"),
+            services: [DispatcherService(dispatcher: dispatcher, clock: clock)],
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? port
+                onListening("http://\(host):\(bound)")
+            },
+            logger: logger)
+        defer { _ = registry }
+        do {
+            try await application.runService()
+        } catch {
+            await registry.shutdown()
+            throw error
+        }
+        await registry.shutdown()
+    }
+}
+
+/// Runs the dispatcher until graceful shutdown.
+struct DispatcherService: Service {
+    let dispatcher: AsyncDispatcher
+    let clock: @Sendable () -> Int64
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await dispatcher.run(clock: clock)
+        }
+    }
+}

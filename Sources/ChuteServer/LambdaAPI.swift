@@ -1,0 +1,249 @@
+import ChuteAsync
+import ChuteCore
+import ChuteHost
+import ChuteWorkers
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Lambda's REST-JSON API over the host's functions: Invoke (sync, async, dry run), functions,
+/// and event invoke configs, in the shapes the aws CLI and boto3 expect.
+struct LambdaAPI: Sendable {
+    let registry: FunctionRegistry
+    let dispatcher: AsyncDispatcher
+    let limits: PayloadLimits
+    let clock: @Sendable () -> Int64
+
+    struct PayloadLimits: Sendable {
+        var synchronousBytes = 6 * 1_048_576
+        var asynchronousBytes = 1_048_576
+    }
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("/2015-03-31/functions/:name/invocations") { request, context in
+            await respond { try await invoke(request, context) }
+        }
+        router.get("/2015-03-31/functions") { _, _ in listFunctions() }
+        router.get("/2015-03-31/functions/:name") { _, context in
+            await respond { try getFunction(context) }
+        }
+        router.get("/2015-03-31/functions/:name/configuration") { _, context in
+            await respond { try AWSResponse.json(configurationJSON(entry(context).entry)) }
+        }
+        router.put("/2019-09-25/functions/:name/event-invoke-config") { request, context in
+            await respond { try await putEventInvokeConfig(request, context, merge: false) }
+        }
+        router.post("/2019-09-25/functions/:name/event-invoke-config") { request, context in
+            await respond { try await putEventInvokeConfig(request, context, merge: true) }
+        }
+        router.get("/2019-09-25/functions/:name/event-invoke-config") { _, context in
+            await respond { try AWSResponse.json(invokeConfigJSON(entry(context).entry)) }
+        }
+        router.delete("/2019-09-25/functions/:name/event-invoke-config") { _, context in
+            await respond {
+                let name = try entry(context).entry.configuration.name
+                _ = registry.updateAsyncSettings(name, { $0.invokeConfig = EventInvokeConfig() }, now: clock())
+                return AWSResponse.bytes([], status: .noContent)
+            }
+        }
+    }
+
+    private func respond(_ body: () async throws -> Response) async -> Response {
+        do {
+            return try await body()
+        } catch let error as ServiceError {
+            return AWSResponse.restError(error)
+        } catch {
+            return AWSResponse.restError(ServiceError(type: "ServiceException", message: "\(error)", statusCode: 500))
+        }
+    }
+
+    private func entry(_ context: BasicRequestContext) throws -> (entry: FunctionRegistry.Entry, qualifier: String) {
+        let raw = context.parameters.get("name") ?? ""
+        let decoded = raw.removingPercentEncoding ?? raw
+        guard let (name, qualifier) = FunctionRegistry.parseFunctionName(decoded) else {
+            throw ServiceError.validation([
+                "Value '\(decoded)' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: "
+                    + "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
+            ])
+        }
+        guard let entry = registry.entry(named: name) else {
+            throw ServiceError.resourceNotFound("Function not found: arn:aws:lambda:us-east-1:000000000000:function:\(name)")
+        }
+        if let qualifier, qualifier != "$LATEST" {
+            throw ServiceError.resourceNotFound("Function not found: \(entry.configuration.arn):\(qualifier)")
+        }
+        return (entry, "$LATEST")
+    }
+
+    // MARK: Invoke
+
+    private func invoke(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let (entry, qualifier) = try entry(context)
+        let type = request.headers[HTTPField.Name("X-Amz-Invocation-Type")!] ?? "RequestResponse"
+        var request = request
+        switch type {
+        case "Event":
+            let payload = try await body(&request, limit: limits.asynchronousBytes, kind: "asynchronous")
+            let event = AsyncEvent(requestID: RequestID.make(), functionName: entry.configuration.name, qualifier: qualifier,
+                                   payload: payload.isEmpty ? Array("{}".utf8) : payload, receivedAtMilliseconds: clock())
+            try await dispatcher.accept([event])
+            return AWSResponse.bytes([], status: .accepted, headers: [AWSResponse.requestIDHeader: event.requestID])
+        case "DryRun":
+            return AWSResponse.bytes([], status: .noContent)
+        case "RequestResponse":
+            let payload = try await body(&request, limit: limits.synchronousBytes, kind: "synchronous")
+            let invocation = Invocation(payload: payload.isEmpty ? Array("{}".utf8) : payload)
+            switch await entry.pool.invoke(invocation) {
+            case .throttled(let throttle):
+                throw ServiceError(type: "TooManyRequestsException", message: throttle.description, statusCode: 429)
+            case .completed(let report):
+                var headers: HTTPFields = [HTTPField.Name("X-Amz-Executed-Version")!: qualifier]
+                if request.headers[HTTPField.Name("X-Amz-Log-Type")!] == "Tail" {
+                    headers[HTTPField.Name("X-Amz-Log-Result")!] = logResult(report)
+                }
+                switch report.outcome {
+                case .success(let response):
+                    return AWSResponse.bytes(response, headers: headers)
+                case .handled(let error), .unhandled(let error):
+                    headers[HTTPField.Name("X-Amz-Function-Error")!] = report.outcome.functionErrorKind
+                    let body = JSONText.object([
+                        ("errorMessage", JSONText.quote(error.errorMessage)),
+                        ("errorType", JSONText.quote(error.errorType)),
+                        ("stackTrace", "[" + error.stackTrace.map(JSONText.quote).joined(separator: ",") + "]"),
+                    ])
+                    return AWSResponse.bytes(Array(body.utf8), headers: headers)
+                }
+            }
+        default:
+            throw ServiceError.invalidParameter("Invalid invocation type \(type): use RequestResponse, Event or DryRun")
+        }
+    }
+
+    private func body(_ request: inout Request, limit: Int, kind: String) async throws -> [UInt8] {
+        do {
+            let buffer = try await request.collectBody(upTo: limit)
+            return Array(buffer.readableBytesView)
+        } catch {
+            throw ServiceError(type: "RequestTooLargeException",
+                               message: "Request must be smaller than \(limit) bytes for the \(kind) Invoke operation", statusCode: 413)
+        }
+    }
+
+    /// The last 4 KB of the invocation's log, base64, as `X-Amz-Log-Result`.
+    private func logResult(_ report: InvocationReport) -> String {
+        var text = "START RequestId: \(report.requestID) Version: $LATEST\n"
+        text += report.logTail.map { $0 + "\n" }.joined()
+        text += "END RequestId: \(report.requestID)\n"
+        text += String(format: "REPORT RequestId: %@\tDuration: %.2f ms\n", report.requestID, Double(report.durationNanoseconds) / 1e6)
+        let bytes = Array(text.utf8.suffix(4096))
+        return Data(bytes).base64EncodedString()
+    }
+
+    // MARK: Functions
+
+    private func listFunctions() -> Response {
+        AWSResponse.json(FunctionList(Functions: registry.all.map(configurationJSON)))
+    }
+
+    private func getFunction(_ context: BasicRequestContext) throws -> Response {
+        let entry = try entry(context).entry
+        return AWSResponse.json(FunctionDetails(Configuration: configurationJSON(entry)))
+    }
+
+    private func configurationJSON(_ entry: FunctionRegistry.Entry) -> FunctionConfigurationJSON {
+        let configuration = entry.configuration
+        return FunctionConfigurationJSON(
+            FunctionName: configuration.name, FunctionArn: configuration.arn, Runtime: "provided.al2023",
+            Handler: configuration.handler.description, Timeout: Int(configuration.timeoutSeconds.rounded(.up)), MemorySize: configuration.memoryMB,
+            Version: configuration.version,
+            LastModified: Timestamps.iso8601(milliseconds: entry.lastModifiedMilliseconds).replacingOccurrences(of: "Z", with: "+0000"),
+            State: "Active", PackageType: "Zip",
+            Environment: .init(Variables: configuration.environment),
+            DeadLetterConfig: entry.asyncSettings.deadLetterTarget.map { .init(TargetArn: $0) })
+    }
+
+    // MARK: Event invoke config
+
+    private func putEventInvokeConfig(_ request: Request, _ context: BasicRequestContext, merge: Bool) async throws -> Response {
+        let name = try entry(context).entry.configuration.name
+        var request = request
+        let bytes = try await request.collectBody(upTo: 64 * 1024)
+        let input: EventInvokeConfigJSON
+        do {
+            input = try JSONDecoder().decode(EventInvokeConfigJSON.self, from: Data(bytes.readableBytesView))
+        } catch {
+            throw ServiceError.invalidParameter("The request body is not a valid event invoke config: \(error)")
+        }
+        var config = merge ? (registry.entry(named: name)?.asyncSettings.invokeConfig ?? EventInvokeConfig()) : EventInvokeConfig()
+        if let value = input.MaximumRetryAttempts { config.maximumRetryAttempts = value }
+        if let value = input.MaximumEventAgeInSeconds { config.maximumEventAgeSeconds = value }
+        if let destinations = input.DestinationConfig {
+            if let onSuccess = destinations.OnSuccess { config.onSuccess = onSuccess.Destination }
+            if let onFailure = destinations.OnFailure { config.onFailure = onFailure.Destination }
+        }
+        try config.validate()
+        for arn in [config.onSuccess, config.onFailure].compactMap({ $0 }) {
+            if case .failure(let error) = Destination.parse(arn) { throw error }
+        }
+        guard let updated = registry.updateAsyncSettings(name, { $0.invokeConfig = config }, now: clock()) else {
+            throw ServiceError.resourceNotFound("Function not found: \(name)")
+        }
+        return AWSResponse.json(invokeConfigJSON(updated))
+    }
+
+    private func invokeConfigJSON(_ entry: FunctionRegistry.Entry) -> EventInvokeConfigJSON {
+        let config = entry.asyncSettings.invokeConfig
+        var destinations: EventInvokeConfigJSON.Destinations?
+        if config.onSuccess != nil || config.onFailure != nil {
+            destinations = .init(OnSuccess: config.onSuccess.map { .init(Destination: $0) }, OnFailure: config.onFailure.map { .init(Destination: $0) })
+        }
+        return EventInvokeConfigJSON(FunctionArn: entry.configuration.arn + ":$LATEST", LastModified: Double(entry.lastModifiedMilliseconds) / 1000,
+                                     MaximumRetryAttempts: config.maximumRetryAttempts, MaximumEventAgeInSeconds: config.maximumEventAgeSeconds,
+                                     DestinationConfig: destinations)
+    }
+}
+
+// MARK: Wire shapes (field names are AWS's)
+
+struct FunctionList: Encodable {
+    var Functions: [FunctionConfigurationJSON]
+}
+
+struct FunctionDetails: Encodable {
+    var Configuration: FunctionConfigurationJSON
+}
+
+struct FunctionConfigurationJSON: Encodable {
+    var FunctionName: String
+    var FunctionArn: String
+    var Runtime: String
+    var Handler: String
+    var Timeout: Int
+    var MemorySize: Int
+    var Version: String
+    var LastModified: String
+    var State: String
+    var PackageType: String
+    var Environment: EnvironmentJSON
+    var DeadLetterConfig: DeadLetterJSON?
+
+    struct EnvironmentJSON: Encodable { var Variables: [String: String] }
+    struct DeadLetterJSON: Encodable { var TargetArn: String }
+}
+
+struct EventInvokeConfigJSON: Codable {
+    var FunctionArn: String?
+    var LastModified: Double?
+    var MaximumRetryAttempts: Int?
+    var MaximumEventAgeInSeconds: Int?
+    var DestinationConfig: Destinations?
+
+    struct Destinations: Codable {
+        var OnSuccess: Target?
+        var OnFailure: Target?
+    }
+
+    struct Target: Codable { var Destination: String? }
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import ChuteHost
+import ChuteServer
+import Glibc
+import Logging
+
+/// `chute serve --config FILE --data-dir DIR --port N`
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the configured functions behind Lambda- and SQS-compatible HTTP APIs, with durable asynchronous invocations.")
+
+    @Option(help: "The configuration file (functions, their async settings, queues).") var config: String
+    @Option(help: "Directory for the embedded store (created if missing).") var dataDir = "chute-data"
+    @Option(help: "Port to listen on (0: any free port; the URL is printed).") var port = 9000
+    @Option(help: "Address to bind.") var host = "127.0.0.1"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+
+    func run() async throws {
+        let file: ConfigurationFile
+        do {
+            file = try ConfigurationFile.load(path: config)
+        } catch let error as ConfigurationFileError {
+            Chute.printError("\(error)")
+            throw ExitCode(64)
+        }
+        var logger = Logger(label: "chute")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        try await HostServer.run(configuration: file, dataDirectory: dataDir, host: host, port: port, logger: logger) { url in
+            Chute.printLine("chute serve: listening on \(url) (\(file.functions.count) functions, data in \(dataDir))")
+        }
+    }
+}
