@@ -75,3 +75,51 @@ import Testing
         #expect(error.problems[0].hasPrefix("not valid YAML or JSON"))
     }
 }
+
+@Suite struct AsyncConfigurationTests {
+    @Test func asyncSettingsAndQueuesAreRead() throws {
+        let file = try ConfigurationFile.parse("""
+            queues: [done, dlq]
+            functions:
+              - name: f
+                library: /x/lib.so
+                async:
+                  maximumRetryAttempts: 1
+                  maximumEventAgeSeconds: 600
+                  retryDelays: [1, 2]
+                  onSuccess: done
+                  onFailure: arn:aws:lambda:us-east-1:000000000000:function:cleanup
+                deadLetter: dlq
+              - name: g
+                library: /x/lib.so
+            """, path: "/x/c.yaml")
+        #expect(file.queues == ["done", "dlq"])
+        let settings = try #require(file.asyncSettings["f"])
+        #expect(settings.invokeConfig.maximumRetryAttempts == 1)
+        #expect(settings.invokeConfig.maximumEventAgeSeconds == 600)
+        #expect(settings.invokeConfig.retryDelaysSeconds == [1, 2])
+        #expect(settings.invokeConfig.onSuccess == "arn:aws:sqs:us-east-1:000000000000:done")
+        #expect(settings.invokeConfig.onFailure == "arn:aws:lambda:us-east-1:000000000000:function:cleanup")
+        #expect(settings.deadLetterTarget == "arn:aws:sqs:us-east-1:000000000000:dlq")
+        #expect(file.asyncSettings["g"] == ConfigurationFile.AsyncSettings())
+    }
+
+    @Test func badAsyncSettingsAreNamed() throws {
+        let error = try #require(throws: ConfigurationFileError.self) {
+            try ConfigurationFile.parse("""
+                functions:
+                  - name: f
+                    library: /x/lib.so
+                    async:
+                      maximumRetryAttempts: 5
+                      onFailure: "arn:aws:s3:::bucket"
+                      colour: red
+                queues: ["bad name"]
+                """, path: "c.yaml")
+        }
+        #expect(error.problems.contains { $0.contains("functions[0].async.colour: unknown field") })
+        #expect(error.problems.contains { $0.contains("functions[0].async.onFailure:") && $0.contains("not supported") })
+        #expect(error.problems.contains { $0.contains("functions[0].async: 1 validation error detected: Value '5' at 'maximumRetryAttempts'") })
+        #expect(error.problems.contains { $0.contains("queues[0]: must be a queue name") })
+    }
+}
