@@ -101,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "chute",
             dependencies: [
-                "ChuteHost", "ChuteWorkers", "ChuteCore", "ChuteABI", "ChuteServer",
+                "ChuteHost", "ChuteWorkers", "ChuteCore", "ChuteABI", "ChuteServer", "ChuteStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -27,6 +27,11 @@ public protocol AsyncEventStore: Sendable {
     /// Events that finished in failure, newest first, for people to inspect and redrive.
     func failedEvents(limit: Int) async throws -> [FailedEvent]
 
+    /// Puts failed events back to run again as fresh events with their request ids (all of them
+    /// when `requestIDs` is nil). Their failure records stay, marked redriven. Returns the ids.
+    @discardableResult
+    func redrive(_ requestIDs: [String]?, now: Int64) async throws -> [String]
+
     /// Records that a destination could not take, kept for redelivery.
     func undeliverableRecords(limit: Int) async throws -> [UndeliverableRecord]
 

@@ -84,6 +84,24 @@ struct AsyncEventStoreConformance {
         #expect(try await store.claim(owner: "h", now: t0 + 1_000_000, limit: 10, leaseMilliseconds: 1).isEmpty)
     }
 
+    func failedEventsCanBeRedrivenWithTheirRequestIDs() async throws {
+        let store = try await makeStore()
+        try await store.accept([event("f1"), event("f2")])
+        for claimed in try await store.claim(owner: "h", now: t0, limit: 2, leaseMilliseconds: 1_000) {
+            var failed = claimed
+            failed.invokeCount = 3
+            try await store.settle([Settlement(event: failed, owner: "h", outcome: .finished(FinishedEvent(condition: .retriesExhausted, record: "{}")))], now: t0)
+        }
+        #expect(Set(try await store.failedEvents(limit: 10).map(\.event.requestID)) == ["f1", "f2"])
+        #expect(try await store.redrive(["f1", "unknown"], now: t0 + 5) == ["f1"])
+        #expect(try await store.failedEvents(limit: 10).map(\.event.requestID) == ["f2"])
+        let again = try await store.claim(owner: "h", now: t0 + 5, limit: 10, leaseMilliseconds: 1_000)
+        #expect(again.map(\.requestID) == ["f1"])
+        #expect(again.first?.invokeCount == 0)
+        #expect(again.first?.payload == event("f1").payload)
+        #expect(try await store.redrive(nil, now: t0 + 6) == ["f2"])
+    }
+
     func aRecordForAMissingQueueIsKeptNotDropped() async throws {
         let store = try await makeStore()
         try await store.accept([event("m")])

@@ -15,6 +15,7 @@ import Testing
     @Test func acceptingTheSameRequestTwiceKeepsOne() async throws { try await conformance.acceptingTheSameRequestTwiceKeepsOne() }
     @Test func aRescheduledEventKeepsItsHistory() async throws { try await conformance.aRescheduledEventKeepsItsHistory() }
     @Test func aFinishedFailureWritesItsRecordsAtomically() async throws { try await conformance.aFinishedFailureWritesItsRecordsAtomically() }
+    @Test func failedEventsCanBeRedrivenWithTheirRequestIDs() async throws { try await conformance.failedEventsCanBeRedrivenWithTheirRequestIDs() }
     @Test func aRecordForAMissingQueueIsKeptNotDropped() async throws { try await conformance.aRecordForAMissingQueueIsKeptNotDropped() }
     @Test func freshEventsAreNotStuckBehindRetries() async throws { try await conformance.freshEventsAreNotStuckBehindRetries() }
     @Test func queuesHideReceivedMessagesUntilTheirVisibilityTimeout() async throws {

@@ -140,6 +140,21 @@ functions:
         self.assertEqual(dead["MessageAttributes"]["RequestID"]["StringValue"], request_id)
         self.assertEqual(dead["MessageAttributes"]["ErrorCode"], {"StringValue": "200", "DataType": "Number"})
 
+        # People find the failure and redrive it beside the running host; it fails again, same id.
+        data = ["--data-dir", self.host.data_dir]
+        listed = subprocess.run([CHUTE, "events", "failed"] + data, capture_output=True, text=True, check=True).stdout
+        self.assertIn(request_id, listed)
+        self.assertIn("RetriesExhausted", listed)
+        self.assertIn("FaultInjected: async", listed)
+        shown = json.loads(subprocess.run([CHUTE, "events", "show", request_id] + data, capture_output=True, text=True, check=True).stdout)
+        self.assertEqual(shown["requestContext"]["requestId"], request_id)
+        subprocess.run([CHUTE, "events", "redrive", request_id] + data, capture_output=True, text=True, check=True)
+        again = json.loads(drain(self.sqs, self.queue("failures"), 1)[0]["Body"])
+        self.assertEqual(again["requestContext"]["requestId"], request_id)
+        missing = subprocess.run([CHUTE, "events", "redrive", "no-such-id"] + data, capture_output=True, text=True)
+        self.assertEqual(missing.returncode, 1)
+        self.assertIn("no-such-id", missing.stderr)
+
     def test_event_invoke_config_api(self):
         with self.assertRaises(botocore.exceptions.ClientError) as caught:
             self.lam.put_function_event_invoke_config(FunctionName="faults", MaximumRetryAttempts=3)

@@ -20,7 +20,9 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
         let done: @Sendable (Result<Void, StoreError>) -> Void
     }
 
-    public init(path: String) throws {
+    /// Opens (or creates) the store. The serving host releases the leases of its dead predecessor;
+    /// a tool opening the file beside a running host (`chute events`) must not: `releaseLeases: false`.
+    public init(path: String, releaseLeases: Bool = true) throws {
         connection = try SQLiteConnection(path: path)
         try connection.execute("""
             PRAGMA journal_mode = WAL;
@@ -46,7 +48,8 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                 request_id TEXT PRIMARY KEY,
                 function_name TEXT NOT NULL, qualifier TEXT NOT NULL, payload BLOB NOT NULL,
                 received_at INTEGER NOT NULL, invoke_count INTEGER NOT NULL,
-                condition TEXT NOT NULL, record TEXT NOT NULL, finished_at INTEGER NOT NULL
+                condition TEXT NOT NULL, record TEXT NOT NULL, finished_at INTEGER NOT NULL,
+                redriven_at INTEGER
             );
             CREATE TABLE IF NOT EXISTS undeliverable_records (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -65,8 +68,10 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                 receipt_handle TEXT
             );
             CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (queue, visible_at, seq);
-            UPDATE async_events SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL;
             """)
+        if releaseLeases {
+            try connection.execute("UPDATE async_events SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL")
+        }
     }
 
     // MARK: Group commit
@@ -213,7 +218,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                     if !finished.condition.isSuccess {
                         try connection.run("""
                             INSERT OR REPLACE INTO failed_events (request_id, function_name, qualifier, payload, received_at,
-                                invoke_count, condition, record, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                invoke_count, condition, record, finished_at, redriven_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
                             """, [.text(event.requestID), .text(event.functionName), .text(event.qualifier), .blob(event.payload),
                                   .integer(event.receivedAtMilliseconds), .integer(Int64(event.invokeCount)),
                                   .text(finished.condition.rawValue), .text(finished.record), .integer(now)])
@@ -248,7 +253,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
             var failed: [FailedEvent] = []
             try connection.run("""
                 SELECT request_id, function_name, qualifier, payload, received_at, invoke_count, condition, record, finished_at
-                FROM failed_events ORDER BY finished_at DESC, rowid DESC LIMIT ?
+                FROM failed_events WHERE redriven_at IS NULL ORDER BY finished_at DESC, rowid DESC LIMIT ?
                 """, [.integer(Int64(limit))]) { row in
                 var event = AsyncEvent(requestID: row.text(0) ?? "", functionName: row.text(1) ?? "", qualifier: row.text(2) ?? "$LATEST",
                                        payload: row.blob(3), receivedAtMilliseconds: row.integer(4))
@@ -257,6 +262,28 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                                           record: row.text(7) ?? "", finishedAtMilliseconds: row.integer(8)))
             }
             return failed
+        }
+    }
+
+    @discardableResult
+    public func redrive(_ requestIDs: [String]?, now: Int64) async throws -> [String] {
+        try await perform { connection throws(StoreError) in
+            var events: [AsyncEvent] = []
+            let select = "SELECT request_id, function_name, qualifier, payload FROM failed_events WHERE redriven_at IS NULL"
+            let collect: (SQLiteRow) throws(StoreError) -> Void = { row in
+                events.append(AsyncEvent(requestID: row.text(0) ?? "", functionName: row.text(1) ?? "", qualifier: row.text(2) ?? "$LATEST",
+                                         payload: row.blob(3), receivedAtMilliseconds: now))
+            }
+            if let requestIDs {
+                for id in requestIDs { try connection.run(select + " AND request_id = ?", [.text(id)], row: collect) }
+            } else {
+                try connection.run(select, row: collect)
+            }
+            for event in events {
+                try Self.insert(connection, event)
+                try connection.run("UPDATE failed_events SET redriven_at = ? WHERE request_id = ?", [.integer(now), .text(event.requestID)])
+            }
+            return events.map(\.requestID)
         }
     }
 

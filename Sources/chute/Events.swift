@@ -1,0 +1,98 @@
+import ArgumentParser
+import ChuteCore
+import ChuteServer
+import ChuteStore
+import Foundation
+
+/// `chute events`: the asynchronous events that failed or could not be delivered, for people:
+/// list, show, redrive. Safe beside a running `chute serve` on the same data directory.
+struct Events: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Inspect and redrive failed asynchronous events and undeliverable records.",
+        subcommands: [Failed.self, Show.self, Redrive.self, Undeliverable.self])
+
+    struct Store: ParsableArguments {
+        @Option(help: "The data directory of `chute serve`.") var dataDir = "chute-data"
+
+        func open() throws -> SQLiteAsyncEventStore {
+            let path = dataDir + "/chute.sqlite"
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ValidationError("no store at \(path): pass the --data-dir that `chute serve` used")
+            }
+            return try SQLiteAsyncEventStore(path: path, releaseLeases: false)
+        }
+    }
+
+    struct Failed: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List failed events, newest first.")
+        @OptionGroup var store: Store
+        @Option(help: "At most this many.") var limit = 50
+
+        func run() async throws {
+            let failed = try await store.open().failedEvents(limit: limit)
+            if failed.isEmpty { Chute.printLine("no failed events") }
+            for item in failed {
+                let error = Events.errorSummary(item.record)
+                Chute.printLine("\(item.event.requestID)  \(item.event.functionName)  \(item.condition.rawValue)  "
+                                + "attempts: \(item.event.invokeCount)  finished: \(Timestamps.iso8601(milliseconds: item.finishedAtMilliseconds))  \(error)")
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print one failed event's invocation record and its event.")
+        @OptionGroup var store: Store
+        @Argument(help: "The request id.") var requestID: String
+
+        func run() async throws {
+            guard let item = try await store.open().failedEvents(limit: 100_000).first(where: { $0.event.requestID == requestID }) else {
+                throw ValidationError("no failed event with request id \(requestID)")
+            }
+            Chute.printLine(item.record)
+        }
+    }
+
+    struct Redrive: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run failed events again with their request ids (a running `chute serve` picks them up).")
+        @OptionGroup var store: Store
+        @Argument(help: "Request ids to redrive.") var requestIDs: [String] = []
+        @Flag(help: "Redrive every failed event.") var all = false
+
+        func validate() throws {
+            if all == !requestIDs.isEmpty { throw ValidationError("name request ids or pass --all (not both)") }
+        }
+
+        func run() async throws {
+            let redriven = try await store.open().redrive(all ? nil : requestIDs, now: HostServer.wallMilliseconds())
+            let missing = Set(requestIDs).subtracting(redriven)
+            Chute.printLine("redriven: \(redriven.count)")
+            if !missing.isEmpty {
+                Chute.printError("not failed (unknown or already redriven): \(missing.sorted().joined(separator: ", "))")
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Undeliverable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List records a destination could not take, with the reason.")
+        @OptionGroup var store: Store
+        @Option(help: "At most this many.") var limit = 50
+
+        func run() async throws {
+            let records = try await store.open().undeliverableRecords(limit: limit)
+            if records.isEmpty { Chute.printLine("no undeliverable records") }
+            for record in records {
+                Chute.printLine("\(record.requestID)  \(record.destination)  \(record.reason)")
+            }
+        }
+    }
+
+    /// "errorType: errorMessage" from an invocation record, if it has one.
+    static func errorSummary(_ record: String) -> String {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(record.utf8)) as? [String: Any],
+              let payload = object["responsePayload"] as? [String: Any],
+              let type = payload["errorType"] as? String else { return "" }
+        return "\(type): \(payload["errorMessage"] as? String ?? "")"
+    }
+}
