@@ -47,7 +47,6 @@ public enum HostServer {
                 onListening("http://\(host):\(bound)")
             },
             logger: logger)
-        defer { _ = registry }
         do {
             try await application.runService()
         } catch {
