@@ -113,10 +113,15 @@ public final class AsyncDispatcher: Sendable {
             await settle(event, .finished(finish(event, condition, function: function, arn: function.arn, response: nil, now: now)), now: now)
             return
         }
-        await slots.acquire(function.name, limit: function.concurrency)
-        let result = await function.pool.invoke(Invocation(requestID: event.requestID, attempt: event.invokeCount + 1, payload: event.payload))
-        slots.release(function.name)
-        let attempt = AttemptResult(result)
+        let attempt: AttemptResult
+        if function.reservedConcurrency == 0 {
+            attempt = .zeroReservedConcurrency
+        } else {
+            await slots.acquire(function.name, limit: function.effectiveConcurrency)
+            let result = await function.pool.invoke(Invocation(requestID: event.requestID, attempt: event.invokeCount + 1, payload: event.payload))
+            slots.release(function.name)
+            attempt = AttemptResult(result)
+        }
         counters.withLock { counters in
             switch attempt {
             case .success: counters.invocations += 1

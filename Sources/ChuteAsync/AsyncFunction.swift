@@ -12,16 +12,22 @@ public struct AsyncFunction: Sendable {
     public var invokeConfig: EventInvokeConfig
     /// The function's DeadLetterConfig target ARN.
     public var deadLetterTarget: String?
+    /// Reserved concurrency (PutFunctionConcurrency): 0 stops the function; nil is unreserved.
+    public var reservedConcurrency: Int?
 
     public init(name: String, arn: String, pool: any FunctionPool, concurrency: Int, invokeConfig: EventInvokeConfig = EventInvokeConfig(),
-                deadLetterTarget: String? = nil) {
+                deadLetterTarget: String? = nil, reservedConcurrency: Int? = nil) {
         self.name = name
         self.arn = arn
         self.pool = pool
         self.concurrency = concurrency
         self.invokeConfig = invokeConfig
         self.deadLetterTarget = deadLetterTarget
+        self.reservedConcurrency = reservedConcurrency
     }
+
+    /// How many attempts may run at once.
+    var effectiveConcurrency: Int { min(concurrency, reservedConcurrency ?? concurrency) }
 }
 
 /// Finds functions by name; the host's registry implements it (functions can come and go).

@@ -13,6 +13,8 @@ public final class FunctionRegistry: AsyncFunctionDirectory, Sendable {
         public var pool: any FunctionPool
         public var asyncSettings: ConfigurationFile.AsyncSettings
         public var lastModifiedMilliseconds: Int64
+        /// PutFunctionConcurrency's value; nil when unreserved.
+        public var reservedConcurrency: Int?
     }
 
     private let entries = Mutex<[String: Entry]>([:])
@@ -43,6 +45,14 @@ public final class FunctionRegistry: AsyncFunctionDirectory, Sendable {
         entries.withLock { Array($0.values) }.sorted { $0.configuration.name < $1.configuration.name }
     }
 
+    @discardableResult
+    public func setReservedConcurrency(_ name: String, _ value: Int?) -> Entry? {
+        entries.withLock { entries in
+            entries[name]?.reservedConcurrency = value
+            return entries[name]
+        }
+    }
+
     public func updateAsyncSettings(_ name: String, _ update: (inout ConfigurationFile.AsyncSettings) -> Void, now: Int64) -> Entry? {
         entries.withLock { entries in
             guard var entry = entries[name] else { return nil }
@@ -57,7 +67,7 @@ public final class FunctionRegistry: AsyncFunctionDirectory, Sendable {
         guard let entry = entry(named: name) else { return nil }
         return AsyncFunction(name: entry.configuration.name, arn: entry.configuration.arn, pool: entry.pool,
                              concurrency: entry.configuration.concurrency, invokeConfig: entry.asyncSettings.invokeConfig,
-                             deadLetterTarget: entry.asyncSettings.deadLetterTarget)
+                             deadLetterTarget: entry.asyncSettings.deadLetterTarget, reservedConcurrency: entry.reservedConcurrency)
     }
 
     public func shutdown() async {

@@ -31,6 +31,21 @@ struct LambdaAPI: Sendable {
         router.get("/2015-03-31/functions/:name/configuration") { _, context in
             await respond { try AWSResponse.json(configurationJSON(entry(context).entry)) }
         }
+        router.put("/2017-10-31/functions/:name/concurrency") { request, context in
+            await respond { try await putConcurrency(request, context) }
+        }
+        router.get("/2019-09-30/functions/:name/concurrency") { _, context in
+            await respond {
+                let entry = try entry(context).entry
+                return AWSResponse.json(entry.reservedConcurrency.map { ["ReservedConcurrentExecutions": $0] } ?? [:])
+            }
+        }
+        router.delete("/2017-10-31/functions/:name/concurrency") { _, context in
+            await respond {
+                registry.setReservedConcurrency(try entry(context).entry.configuration.name, nil)
+                return AWSResponse.bytes([], status: .noContent)
+            }
+        }
         router.put("/2019-09-25/functions/:name/event-invoke-config") { request, context in
             await respond { try await putEventInvokeConfig(request, context, merge: false) }
         }
@@ -93,6 +108,10 @@ struct LambdaAPI: Sendable {
         case "DryRun":
             return AWSResponse.bytes([], status: .noContent)
         case "RequestResponse":
+            if entry.reservedConcurrency == 0 {
+                throw ServiceError(type: "TooManyRequestsException",
+                                   message: "Rate Exceeded. (Reason: ReservedFunctionConcurrentInvocationLimitExceeded)", statusCode: 429)
+            }
             let payload = try await body(&request, limit: limits.synchronousBytes, kind: "synchronous")
             let invocation = Invocation(payload: payload.isEmpty ? Array("{}".utf8) : payload)
             switch await entry.pool.invoke(invocation) {
@@ -162,6 +181,29 @@ struct LambdaAPI: Sendable {
             State: "Active", PackageType: "Zip",
             Environment: .init(Variables: configuration.environment),
             DeadLetterConfig: entry.asyncSettings.deadLetterTarget.map { .init(TargetArn: $0) })
+    }
+
+    // MARK: Concurrency
+
+    private func putConcurrency(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let entry = try entry(context).entry
+        var request = request
+        let bytes = try await request.collectBody(upTo: 4096)
+        let input = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any]
+        guard let value = input?["ReservedConcurrentExecutions"] as? Int else {
+            throw ServiceError.invalidParameter("ReservedConcurrentExecutions must be a whole number")
+        }
+        guard value >= 0 else {
+            throw ServiceError.validation([
+                "Value '\(value)' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0",
+            ])
+        }
+        guard value <= entry.configuration.concurrency else {
+            throw ServiceError.invalidParameter(
+                "Specified ReservedConcurrentExecutions for function exceeds its configured concurrency of \(entry.configuration.concurrency).")
+        }
+        registry.setReservedConcurrency(entry.configuration.name, value)
+        return AWSResponse.json(["ReservedConcurrentExecutions": value])
     }
 
     // MARK: Event invoke config

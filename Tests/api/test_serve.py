@@ -169,6 +169,19 @@ functions:
         self.assertEqual(merged["DestinationConfig"]["OnFailure"]["Destination"], "arn:aws:sqs:us-east-1:000000000000:failures")
         self.assertEqual(self.lam.get_function_event_invoke_config(FunctionName="faults")["MaximumEventAgeInSeconds"], 60)
 
+    def test_zero_reserved_concurrency(self):
+        self.assertEqual(self.lam.put_function_concurrency(FunctionName="faults", ReservedConcurrentExecutions=0)["ReservedConcurrentExecutions"], 0)
+        self.assertEqual(self.lam.get_function_concurrency(FunctionName="faults")["ReservedConcurrentExecutions"], 0)
+        with self.assertRaises(self.lam.exceptions.TooManyRequestsException):
+            self.lam.invoke(FunctionName="faults", Payload=b'{"action":"echo"}')
+        self.lam.invoke(FunctionName="faults", InvocationType="Event", Payload=b'{"action":"echo"}')
+        record = json.loads(drain(self.sqs, self.queue("failures"), 1)[0]["Body"])
+        self.assertEqual(record["requestContext"]["condition"], "ZeroReservedConcurrency")
+        self.assertEqual(record["requestContext"]["approximateInvokeCount"], 0)
+        self.assertNotIn("responseContext", record)
+        self.lam.delete_function_concurrency(FunctionName="faults")
+        self.assertEqual(self.lam.invoke(FunctionName="faults", Payload=b'{"action":"echo"}')["StatusCode"], 200)
+
     def test_sqs_api(self):
         url = self.sqs.create_queue(QueueName="orders")["QueueUrl"]
         self.assertIn(url, self.sqs.list_queues()["QueueUrls"])
