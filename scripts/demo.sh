@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: build Chute, then run the example handlers through `chute` and show every outcome
+# The main job: build Chute, run the example handlers through `chute invoke` showing every outcome
 # class: success, Handled error, crash, exit, timeout, memory-limit kill, and a drop-in libm call.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -36,3 +36,36 @@ run "Swift handler, Handled error it throws" --function swift-greeter --event '{
 run "C++ handler" --function cpp-wordcount --event 'the quick brown fox'
 run "Rust handler" --function rust-reverse --event 'stressed'
 run "Rust handler panics (panic = abort): Unhandled, host unharmed" --function rust-reverse --event panic
+
+# The host: `chute serve` on the embedded SQLite store. Two asynchronous events go in over the
+# Lambda API (202 once stored); their invocation records come out of the destination queues.
+printf '\n\033[1m== chute serve: asynchronous invocations, retries, destination records\033[0m\n'
+data="$(mktemp -d)"
+$chute serve --config examples/serve.yaml --data-dir "$data" --port 0 --log-level error > "$data/serve.log" &
+serve_pid=$!
+trap 'kill $serve_pid 2>/dev/null' EXIT
+for _ in $(seq 50); do grep -q listening "$data/serve.log" && break; sleep 0.1; done
+url=$(grep -o 'http://[0-9.:]*' "$data/serve.log")
+cat "$data/serve.log"
+invoke() {
+  printf '$ POST %s/2015-03-31/functions/faults/invocations (Event) %s -> ' "$url" "$1"
+  curl -s -o /dev/null -w '%{http_code}\n' -X POST -H 'X-Amz-Invocation-Type: Event' -d "$1" "$url/2015-03-31/functions/faults/invocations"
+}
+invoke '{"action":"echo","order":42}'
+invoke '{"action":"error","text":"card declined"}'
+echo "(the failing event is retried after 1 s and 2 s, then recorded)"
+sleep 4
+for queue in done failures dlq; do
+  printf '\n$ receive from queue %s\n' "$queue"
+  curl -s -X POST -H 'X-Amz-Target: AmazonSQS.ReceiveMessage' -H 'Content-Type: application/x-amz-json-1.0' \
+    -d "{\"QueueUrl\":\"$url/000000000000/$queue\",\"MaxNumberOfMessages\":10,\"MessageAttributeNames\":[\"All\"]}" "$url/" \
+    | python3 -c 'import json,sys
+for m in json.load(sys.stdin).get("Messages", []):
+    body = m["Body"]
+    try: print(json.dumps(json.loads(body), indent=2))
+    except ValueError: print(body)
+    if "MessageAttributes" in m: print("attributes:", {k: v["StringValue"] for k, v in m["MessageAttributes"].items()})'
+done
+printf '\n$ chute events failed --data-dir %s\n' "$data"
+$chute events failed --data-dir "$data"
+kill -TERM $serve_pid; wait $serve_pid 2>/dev/null
