@@ -76,7 +76,7 @@ public struct ConfigurationFile: Sendable {
         if let list = mapping["queues"] {
             if let sequence = list.sequence {
                 for (index, item) in sequence.enumerated() {
-                    if let name = item.string, item.scalar != nil, Self.isQueueName(name) { queues.append(name) } else {
+                    if let name = item.string, item.scalar != nil, QueueName.isValid(name) { queues.append(name) } else {
                         problems.append("\(at(item)): queues[\(index)]: must be a queue name of 1-80 letters, digits, '-' and '_'")
                     }
                 }
@@ -108,10 +108,6 @@ public struct ConfigurationFile: Sendable {
         }
         guard problems.isEmpty else { throw ConfigurationFileError(path: path, problems: problems) }
         return ConfigurationFile(functions: functions, asyncSettings: asyncSettings, queues: queues)
-    }
-
-    static func isQueueName(_ name: String) -> Bool {
-        (1...80).contains(name.count) && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
     }
 
     static let asyncFields: Set<String> = ["maximumRetryAttempts", "maximumEventAgeSeconds", "retryDelays", "onSuccess", "onFailure"]

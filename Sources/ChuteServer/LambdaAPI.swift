@@ -84,7 +84,7 @@ struct LambdaAPI: Sendable {
             ])
         }
         guard let entry = registry.entry(named: name) else {
-            throw ServiceError.resourceNotFound("Function not found: arn:aws:lambda:us-east-1:000000000000:function:\(name)")
+            throw ServiceError.resourceNotFound("Function not found: \(FunctionConfiguration(name: name, library: "").arn)")
         }
         if let qualifier, qualifier != "$LATEST" {
             throw ServiceError.resourceNotFound("Function not found: \(entry.configuration.arn):\(qualifier)")
@@ -127,12 +127,7 @@ struct LambdaAPI: Sendable {
                     return AWSResponse.bytes(response, headers: headers)
                 case .handled(let error), .unhandled(let error):
                     headers[HTTPField.Name("X-Amz-Function-Error")!] = report.outcome.functionErrorKind
-                    let body = JSONText.object([
-                        ("errorMessage", JSONText.quote(error.errorMessage)),
-                        ("errorType", JSONText.quote(error.errorType)),
-                        ("stackTrace", "[" + error.stackTrace.map(JSONText.quote).joined(separator: ",") + "]"),
-                    ])
-                    return AWSResponse.bytes(Array(body.utf8), headers: headers)
+                    return AWSResponse.bytes(Array(error.payload().utf8), headers: headers)
                 }
             }
         default:

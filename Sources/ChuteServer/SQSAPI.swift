@@ -31,7 +31,7 @@ struct SQSAPI: Sendable {
             switch target.dropFirst("AmazonSQS.".count) {
             case "CreateQueue":
                 let name = try string(input, "QueueName")
-                guard Self.isQueueName(name) else {
+                guard QueueName.isValid(name) else {
                     throw ServiceError(type: "InvalidParameterValue",
                                        message: "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length")
                 }
@@ -129,10 +129,6 @@ struct SQSAPI: Sendable {
         guard try await store.queueExists(name) else {
             throw ServiceError(type: "QueueDoesNotExist", message: "The specified queue does not exist.")
         }
-    }
-
-    static func isQueueName(_ name: String) -> Bool {
-        (1...80).contains(name.count) && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
     }
 
     private static func attributes(_ value: Any?) throws -> [MessageAttribute] {

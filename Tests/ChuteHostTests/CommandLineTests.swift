@@ -4,29 +4,8 @@ import Testing
 
 /// The `chute` program itself: output, error JSON and exit codes, run as a user would.
 @Suite struct CommandLineTests {
-    private struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    private func chute(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Fixtures.product("chute"))
-        process.arguments = arguments
-        // Standard error goes to a file, so one pipe is read to its end without another filling up.
-        let errPath = Fixtures.scratch + "/cli-stderr-\(UUID().uuidString)"
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        let errFile = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = errFile
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try errFile.close()
-        let errText = String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self)
-        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: errText)
+    private func chute(_ arguments: [String]) throws -> Fixtures.Captured {
+        try Fixtures.capture(Fixtures.product("chute"), arguments)
     }
 
     private var faults: [String] { ["invoke", "--library", Fixtures.faultsLibrary] }

@@ -73,6 +73,25 @@ public enum Fixtures {
     /// Runs a program and fails with its output if it exits non-zero.
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String], directory: String? = nil, environment: [String: String]? = nil) throws -> String {
+        let result = try capture(executable, arguments, directory: directory, environment: environment, separateStandardError: false)
+        guard result.status == 0 else {
+            throw FixtureError("\(executable) \(arguments.joined(separator: " ")) failed (\(result.status)):\n\(result.stdout)")
+        }
+        return result.stdout
+    }
+
+    /// What a finished program printed and how it exited.
+    public struct Captured: Sendable {
+        public var status: Int32
+        public var stdout: String
+        /// Empty unless standard error was kept apart.
+        public var stderr: String
+    }
+
+    /// Runs a program to its end. Standard error is either merged into standard output or written
+    /// to a file and read back, so that one pipe is read to its end without another filling up.
+    public static func capture(_ executable: String, _ arguments: [String], directory: String? = nil, environment: [String: String]? = nil,
+                               separateStandardError: Bool = true) throws -> Captured {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -80,15 +99,23 @@ public enum Fixtures {
         if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let pipe = Pipe()
         process.standardOutput = pipe
-        process.standardError = pipe
+        var errorPath: String?
+        var errorFile: FileHandle?
+        if separateStandardError {
+            let path = scratch + "/stderr-\(UUID().uuidString)"
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+            errorFile = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            errorPath = path
+            process.standardError = errorFile
+        } else {
+            process.standardError = pipe
+        }
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw FixtureError("\(executable) \(arguments.joined(separator: " ")) failed (\(process.terminationStatus)):\n\(text)")
-        }
-        return text
+        try errorFile?.close()
+        let errorText = errorPath.map { String(decoding: FileManager.default.contents(atPath: $0) ?? Data(), as: UTF8.self) } ?? ""
+        return Captured(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self), stderr: errorText)
     }
 }
 

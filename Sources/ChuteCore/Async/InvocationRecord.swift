@@ -48,12 +48,7 @@ public struct InvocationRecord: Sendable, Hashable {
 
     /// Lambda's error payload: `{"errorMessage","errorType","requestId","stackTrace"}`.
     public static func errorPayload(_ error: FunctionError, requestID: String) -> String {
-        JSONText.object([
-            ("errorMessage", JSONText.quote(error.errorMessage)),
-            ("errorType", JSONText.quote(error.errorType)),
-            ("requestId", JSONText.quote(requestID)),
-            ("stackTrace", "[" + error.stackTrace.map(JSONText.quote).joined(separator: ",") + "]"),
-        ])
+        error.payload(requestID: requestID)
     }
 
     public var json: String {

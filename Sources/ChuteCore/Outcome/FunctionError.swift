@@ -13,4 +13,12 @@ public struct FunctionError: Sendable, Hashable, Codable {
         self.errorMessage = errorMessage
         self.stackTrace = stackTrace
     }
+
+    /// Lambda's error payload, keys in its order: `{"errorMessage","errorType",["requestId",]"stackTrace"}`.
+    public func payload(requestID: String? = nil) -> String {
+        var members = [("errorMessage", JSONText.quote(errorMessage)), ("errorType", JSONText.quote(errorType))]
+        if let requestID { members.append(("requestId", JSONText.quote(requestID))) }
+        members.append(("stackTrace", "[" + stackTrace.map(JSONText.quote).joined(separator: ",") + "]"))
+        return JSONText.object(members)
+    }
 }
