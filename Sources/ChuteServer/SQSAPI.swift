@@ -14,6 +14,8 @@ struct SQSAPI: Sendable {
     let accountID: String
     let clock: @Sendable () -> Int64
     static let namespace = "com.amazonaws.sqs"
+    /// SQS's message size limit (1 MiB since 2025).
+    static let maximumMessageBytes = 1_048_576
 
     func register(on router: Router<BasicRequestContext>) {
         router.post("/") { request, _ in await handle(request) }
@@ -25,7 +27,13 @@ struct SQSAPI: Sendable {
                 throw ServiceError(type: "UnknownOperationException", message: "expected an X-Amz-Target header of AmazonSQS.OPERATION")
             }
             var request = request
-            let body = try await request.collectBody(upTo: 1_100_000)
+            let body: ByteBuffer
+            do {
+                // The JSON envelope of a largest message, escaped, fits in three times its size.
+                body = try await request.collectBody(upTo: 3 * Self.maximumMessageBytes + 64 * 1024)
+            } catch {
+                throw Self.tooLarge
+            }
             let input = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
             let base = "http://\(request.head.authority ?? "127.0.0.1")/\(accountID)/"
             switch target.dropFirst("AmazonSQS.".count) {
@@ -54,6 +62,7 @@ struct SQSAPI: Sendable {
                 let name = try queueName(input)
                 try await requireQueue(name)
                 let bodyText = try string(input, "MessageBody")
+                guard bodyText.utf8.count <= Self.maximumMessageBytes else { throw Self.tooLarge }
                 let attributes = try Self.attributes(input["MessageAttributes"])
                 let id = try await store.send([QueueMessage(body: Array(bodyText.utf8), attributes: attributes)], to: name, now: clock())
                 var output = ["MessageId": id.first ?? "", "MD5OfMessageBody": Self.md5(Array(bodyText.utf8))]
@@ -67,8 +76,17 @@ struct SQSAPI: Sendable {
                     throw ServiceError(type: "InvalidParameterValue",
                                        message: "Value \(limit) for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.")
                 }
-                let visibility = Int64(input["VisibilityTimeout"] as? Int ?? 30) * 1000
-                let wait = min(max(input["WaitTimeSeconds"] as? Int ?? 0, 0), 20)
+                let visibilitySeconds = input["VisibilityTimeout"] as? Int ?? 30
+                guard (0...43_200).contains(visibilitySeconds) else {
+                    throw ServiceError(type: "InvalidParameterValue",
+                                       message: "Value \(visibilitySeconds) for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200, if provided.")
+                }
+                let visibility = Int64(visibilitySeconds) * 1000
+                let wait = input["WaitTimeSeconds"] as? Int ?? 0
+                guard (0...20).contains(wait) else {
+                    throw ServiceError(type: "InvalidParameterValue",
+                                       message: "Value \(wait) for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.")
+                }
                 let wantsAttributes = !((input["AttributeNames"] as? [String]) ?? (input["MessageSystemAttributeNames"] as? [String]) ?? []).isEmpty
                 let wantsMessageAttributes = !((input["MessageAttributeNames"] as? [String]) ?? []).isEmpty
                 let deadline = clock() + Int64(wait) * 1000
@@ -111,6 +129,10 @@ struct SQSAPI: Sendable {
             return AWSResponse.jsonProtocolError(ServiceError(type: "InternalError", message: "\(error)", statusCode: 500), namespace: Self.namespace)
         }
     }
+
+    static let tooLarge = ServiceError(
+        type: "InvalidParameterValue",
+        message: "One or more parameters are invalid. Reason: Message must be shorter than \(maximumMessageBytes) bytes.")
 
     private func string(_ input: [String: Any], _ field: String) throws -> String {
         guard let value = input[field] as? String else {

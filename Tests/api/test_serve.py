@@ -195,6 +195,12 @@ functions:
         self.sqs.delete_message(QueueUrl=url, ReceiptHandle=again["ReceiptHandle"])
         with self.assertRaises(self.sqs.exceptions.QueueDoesNotExist):
             self.sqs.get_queue_url(QueueName="missing")
+        with self.assertRaises(botocore.exceptions.ClientError) as caught:
+            self.sqs.send_message(QueueUrl=url, MessageBody="x" * 1_048_577)
+        self.assertIn("Message must be shorter than 1048576 bytes", str(caught.exception))
+        with self.assertRaises(botocore.exceptions.ClientError) as caught:
+            self.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=21)
+        self.assertIn("WaitTimeSeconds is invalid", str(caught.exception))
 
     def test_aws_cli(self):
         environment = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1")
