@@ -27,6 +27,9 @@ public protocol AsyncEventStore: Sendable {
     /// Events that finished in failure, newest first, for people to inspect and redrive.
     func failedEvents(limit: Int) async throws -> [FailedEvent]
 
+    /// One failed event by request id (nil if it did not fail or was redriven).
+    func failedEvent(requestID: String) async throws -> FailedEvent?
+
     /// Puts failed events back to run again as fresh events with their request ids (all of them
     /// when `requestIDs` is nil). Their failure records stay, marked redriven. Returns the ids.
     @discardableResult

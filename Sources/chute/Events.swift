@@ -45,7 +45,7 @@ struct Events: AsyncParsableCommand {
         @Argument(help: "The request id.") var requestID: String
 
         func run() async throws {
-            guard let item = try await store.open().failedEvents(limit: 100_000).first(where: { $0.event.requestID == requestID }) else {
+            guard let item = try await store.open().failedEvent(requestID: requestID) else {
                 throw ValidationError("no failed event with request id \(requestID)")
             }
             Chute.printLine(item.record)

@@ -93,7 +93,9 @@ struct AsyncEventStoreConformance {
             try await store.settle([Settlement(event: failed, owner: "h", outcome: .finished(FinishedEvent(condition: .retriesExhausted, record: "{}")))], now: t0)
         }
         #expect(Set(try await store.failedEvents(limit: 10).map(\.event.requestID)) == ["f1", "f2"])
+        #expect(try await store.failedEvent(requestID: "f1")?.condition == .retriesExhausted)
         #expect(try await store.redrive(["f1", "unknown"], now: t0 + 5) == ["f1"])
+        #expect(try await store.failedEvent(requestID: "f1") == nil)
         #expect(try await store.failedEvents(limit: 10).map(\.event.requestID) == ["f2"])
         let again = try await store.claim(owner: "h", now: t0 + 5, limit: 10, leaseMilliseconds: 1_000)
         #expect(again.map(\.requestID) == ["f1"])

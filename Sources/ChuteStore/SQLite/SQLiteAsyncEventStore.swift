@@ -250,19 +250,29 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
 
     public func failedEvents(limit: Int) async throws -> [FailedEvent] {
         try await perform { connection throws(StoreError) in
-            var failed: [FailedEvent] = []
-            try connection.run("""
-                SELECT request_id, function_name, qualifier, payload, received_at, invoke_count, condition, record, finished_at
-                FROM failed_events WHERE redriven_at IS NULL ORDER BY finished_at DESC, rowid DESC LIMIT ?
-                """, [.integer(Int64(limit))]) { row in
-                var event = AsyncEvent(requestID: row.text(0) ?? "", functionName: row.text(1) ?? "", qualifier: row.text(2) ?? "$LATEST",
-                                       payload: row.blob(3), receivedAtMilliseconds: row.integer(4))
-                event.invokeCount = Int(row.integer(5))
-                failed.append(FailedEvent(event: event, condition: InvocationCondition(rawValue: row.text(6) ?? "") ?? .retriesExhausted,
-                                          record: row.text(7) ?? "", finishedAtMilliseconds: row.integer(8)))
-            }
-            return failed
+            try Self.selectFailed(connection, "redriven_at IS NULL ORDER BY finished_at DESC, rowid DESC LIMIT ?", [.integer(Int64(limit))])
         }
+    }
+
+    public func failedEvent(requestID: String) async throws -> FailedEvent? {
+        try await perform { connection throws(StoreError) in
+            try Self.selectFailed(connection, "redriven_at IS NULL AND request_id = ?", [.text(requestID)]).first
+        }
+    }
+
+    private static func selectFailed(_ connection: SQLiteConnection, _ condition: String, _ bindings: [SQLiteValue]) throws(StoreError) -> [FailedEvent] {
+        var failed: [FailedEvent] = []
+        try connection.run("""
+            SELECT request_id, function_name, qualifier, payload, received_at, invoke_count, condition, record, finished_at
+            FROM failed_events WHERE \(condition)
+            """, bindings) { row in
+            var event = AsyncEvent(requestID: row.text(0) ?? "", functionName: row.text(1) ?? "", qualifier: row.text(2) ?? "$LATEST",
+                                   payload: row.blob(3), receivedAtMilliseconds: row.integer(4))
+            event.invokeCount = Int(row.integer(5))
+            failed.append(FailedEvent(event: event, condition: InvocationCondition(rawValue: row.text(6) ?? "") ?? .retriesExhausted,
+                                      record: row.text(7) ?? "", finishedAtMilliseconds: row.integer(8)))
+        }
+        return failed
     }
 
     @discardableResult
