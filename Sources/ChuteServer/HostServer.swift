@@ -26,9 +26,9 @@ public enum HostServer {
             throw StoreError("cannot create the data directory \(dataDirectory): \(error.localizedDescription)")
         }
         let store = try SQLiteAsyncEventStore(path: dataDirectory + "/chute.sqlite")
-        for queue in configuration.queues { try await store.createQueue(queue) }
-        let registry = FunctionRegistry(logger: logger)
         let now = wallMilliseconds()
+        for queue in configuration.queues { try await store.createQueue(queue, attributes: QueueAttributes(), now: now) }
+        let registry = FunctionRegistry(logger: logger)
         for function in configuration.functions {
             try await registry.add(function, asyncSettings: configuration.asyncSettings[function.name] ?? .init(), now: now)
         }
@@ -37,7 +37,7 @@ public enum HostServer {
 
         let router = Router()
         LambdaAPI(registry: registry, dispatcher: dispatcher, limits: .init(), clock: clock).register(on: router)
-        SQSAPI(store: store, accountID: configuration.functions.first?.accountID ?? "000000000000", clock: clock).register(on: router)
+        SQSAPI(store: store, region: FunctionConfiguration.defaultRegion, accountID: FunctionConfiguration.defaultAccountID, clock: clock).register(on: router)
         let application = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "chute"),

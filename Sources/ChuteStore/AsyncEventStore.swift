@@ -40,21 +40,79 @@ public protocol AsyncEventStore: Sendable {
 
     // MARK: Built-in queues
 
-    func createQueue(_ name: String) async throws
-    func queueExists(_ name: String) async throws -> Bool
+    /// Creates the queue unless it exists; returns the queue as it now is (an existing queue keeps
+    /// its attributes, so the caller can tell a conflicting re-create).
+    @discardableResult
+    func createQueue(_ name: String, attributes: QueueAttributes, now: Int64) async throws -> QueueState
+    /// The queue, its attributes and message counts at `now`; nil if it does not exist.
+    func queue(_ name: String, now: Int64) async throws -> QueueState?
     func queueNames() async throws -> [String]
+    /// Replaces the queue's attributes. Throws if the queue does not exist.
+    func setQueueAttributes(_ name: String, _ attributes: QueueAttributes, now: Int64) async throws
     /// Deletes the queue and its messages.
     func deleteQueue(_ name: String) async throws
-    /// Appends messages; returns their ids. Throws if the queue does not exist.
+    /// Deletes every message in the queue.
+    func purgeQueue(_ name: String) async throws
+    /// Appends messages, each hidden for its delay (the queue's when it has none); returns their
+    /// ids. Throws if the queue does not exist.
     @discardableResult
     func send(_ messages: [QueueMessage], to queue: String, now: Int64) async throws -> [String]
 
-    /// Up to `limit` visible messages, hidden for `visibilityMilliseconds`, receive counts raised.
-    func receive(from queue: String, limit: Int, visibilityMilliseconds: Int64, now: Int64) async throws -> [ReceivedMessage]
+    /// Up to `limit` visible messages, hidden for `visibilityMilliseconds` (the queue's visibility
+    /// timeout when nil), receive counts raised. Drops messages past the retention period first, and
+    /// moves messages received `maxReceiveCount` times to the redrive policy's dead-letter queue.
+    func receive(from queue: String, limit: Int, visibilityMilliseconds: Int64?, now: Int64) async throws -> [ReceivedMessage]
 
     /// Deletes a received message; false if the receipt handle is stale.
     @discardableResult
     func delete(from queue: String, receiptHandle: String) async throws -> Bool
+
+    /// Hides a message in flight for `visibilityMilliseconds` from `now`.
+    func changeVisibility(in queue: String, receiptHandle: String, visibilityMilliseconds: Int64, now: Int64) async throws -> VisibilityChange
+}
+
+extension AsyncEventStore {
+    /// Creates a queue with SQS's default attributes.
+    public func createQueue(_ name: String) async throws {
+        try await createQueue(name, attributes: QueueAttributes(), now: 0)
+    }
+
+    public func queueExists(_ name: String) async throws -> Bool {
+        try await queue(name, now: 0) != nil
+    }
+}
+
+/// A built-in queue as stored, with its message counts at one moment.
+public struct QueueState: Sendable, Hashable {
+    public var name: String
+    public var attributes: QueueAttributes
+    public var createdAtMilliseconds: Int64
+    public var modifiedAtMilliseconds: Int64
+    /// Messages that can be received now (`ApproximateNumberOfMessages`).
+    public var visibleMessages: Int
+    /// Received and hidden (`ApproximateNumberOfMessagesNotVisible`).
+    public var inFlightMessages: Int
+    /// Not yet delivered because of a delay (`ApproximateNumberOfMessagesDelayed`).
+    public var delayedMessages: Int
+
+    public init(name: String, attributes: QueueAttributes, createdAtMilliseconds: Int64, modifiedAtMilliseconds: Int64,
+                visibleMessages: Int = 0, inFlightMessages: Int = 0, delayedMessages: Int = 0) {
+        self.name = name
+        self.attributes = attributes
+        self.createdAtMilliseconds = createdAtMilliseconds
+        self.modifiedAtMilliseconds = modifiedAtMilliseconds
+        self.visibleMessages = visibleMessages
+        self.inFlightMessages = inFlightMessages
+        self.delayedMessages = delayedMessages
+    }
+}
+
+public enum VisibilityChange: Sendable, Hashable {
+    case changed
+    /// The message is visible again (its receipt handle is current, but it is not in flight).
+    case notInFlight
+    /// No message has this receipt handle any more (deleted, or received again since).
+    case invalidReceiptHandle
 }
 
 /// The result of one attempt, ready to be stored.
@@ -115,10 +173,13 @@ public struct QueueDelivery: Sendable, Hashable {
 public struct QueueMessage: Sendable, Hashable {
     public var body: [UInt8]
     public var attributes: [MessageAttribute]
+    /// Seconds before its first delivery; nil takes the queue's `DelaySeconds`.
+    public var delaySeconds: Int?
 
-    public init(body: [UInt8], attributes: [MessageAttribute] = []) {
+    public init(body: [UInt8], attributes: [MessageAttribute] = [], delaySeconds: Int? = nil) {
         self.body = body
         self.attributes = attributes
+        self.delaySeconds = delaySeconds
     }
 }
 
@@ -140,6 +201,20 @@ public struct ReceivedMessage: Sendable, Hashable {
     public var message: QueueMessage
     public var receiveCount: Int
     public var sentAtMilliseconds: Int64
+    public var firstReceivedAtMilliseconds: Int64
+    /// Order of sending within the queue.
+    public var sequence: Int64
+
+    public init(messageID: String, receiptHandle: String, message: QueueMessage, receiveCount: Int, sentAtMilliseconds: Int64,
+                firstReceivedAtMilliseconds: Int64, sequence: Int64) {
+        self.messageID = messageID
+        self.receiptHandle = receiptHandle
+        self.message = message
+        self.receiveCount = receiveCount
+        self.sentAtMilliseconds = sentAtMilliseconds
+        self.firstReceivedAtMilliseconds = firstReceivedAtMilliseconds
+        self.sequence = sequence
+    }
 }
 
 public struct FailedEvent: Sendable, Hashable {

@@ -47,8 +47,11 @@ import Testing
             try await dispatcher.accept([AsyncEvent(requestID: id, functionName: function, payload: Array(payload.utf8), receivedAtMilliseconds: time)])
         }
 
+        /// A day after the virtual start: every virtual-clock record is visible, none past retention.
+        static let readingTime = AsyncDispatcherTests.t0 + 86_400_000
+
         func records(in queue: String) async throws -> [[String: Any]] {
-            try await store.receive(from: queue, limit: 100, visibilityMilliseconds: 60_000, now: .max / 2).map { message in
+            try await store.receive(from: queue, limit: 100, visibilityMilliseconds: 60_000, now: Self.readingTime).map { message in
                 try JSONSerialization.jsonObject(with: Data(message.message.body)) as? [String: Any] ?? [:]
             }
         }
@@ -82,7 +85,7 @@ import Testing
         #expect((record["responsePayload"] as? [String: Any])?["errorMessage"] as? String == "card declined")
         #expect((record["requestPayload"] as? [String: Any])?["action"] as? String == "error")
 
-        let dead = try await harness.store.receive(from: "dlq", limit: 10, visibilityMilliseconds: 1, now: .max / 2)
+        let dead = try await harness.store.receive(from: "dlq", limit: 10, visibilityMilliseconds: 1, now: Harness.readingTime)
         #expect(dead.map { String(decoding: $0.message.body, as: UTF8.self) } == [#"{"action":"error","text":"card declined"}"#])
         #expect(dead.first?.message.attributes.first { $0.name == "RequestID" }?.value == "evt-1")
         #expect(try await harness.store.failedEvents(limit: 10).map(\.event.requestID) == ["evt-1"])
@@ -171,7 +174,7 @@ import Testing
         try await harness.send("echo", to: "f", at: now)
         var delivered = 0
         for _ in 0..<200 where delivered == 0 {
-            delivered = try await harness.store.receive(from: "done", limit: 10, visibilityMilliseconds: 60_000, now: .max / 2).count
+            delivered = try await harness.store.receive(from: "done", limit: 10, visibilityMilliseconds: 60_000, now: now + 60_000).count
             if delivered == 0 { try await Task.sleep(for: .milliseconds(10)) }
         }
         loop.cancel()

@@ -156,6 +156,99 @@ struct AsyncEventStoreConformance {
         await #expect(throws: StoreError.self) { try await store.send([QueueMessage(body: [])], to: "missing", now: t0) }
     }
 
+    func queueAttributesAreKeptAndCounted() async throws {
+        let store = try await makeStore()
+        var attributes = QueueAttributes()
+        attributes.visibilityTimeoutSeconds = 5
+        attributes.delaySeconds = 10
+        let created = try await store.createQueue("q", attributes: attributes, now: t0)
+        #expect(created.attributes == attributes)
+        // Creating it again keeps what it has.
+        #expect(try await store.createQueue("q", attributes: QueueAttributes(), now: t0 + 1).attributes == attributes)
+        try await store.send([QueueMessage(body: Array("late".utf8)), QueueMessage(body: Array("now".utf8), delaySeconds: 0)], to: "q", now: t0)
+        var state = try #require(try await store.queue("q", now: t0))
+        #expect((state.visibleMessages, state.inFlightMessages, state.delayedMessages) == (1, 0, 1))
+        // The queue's visibility timeout applies when the receiver gives none.
+        let first = try await store.receive(from: "q", limit: 10, visibilityMilliseconds: nil, now: t0)
+        #expect(first.map(\.message.body) == [Array("now".utf8)])
+        state = try #require(try await store.queue("q", now: t0 + 4_999))
+        #expect((state.visibleMessages, state.inFlightMessages, state.delayedMessages) == (0, 1, 1))
+        #expect(try await store.receive(from: "q", limit: 10, visibilityMilliseconds: nil, now: t0 + 4_999).isEmpty)
+        #expect(try await store.receive(from: "q", limit: 10, visibilityMilliseconds: nil, now: t0 + 10_000).count == 2)
+
+        attributes.visibilityTimeoutSeconds = 60
+        try await store.setQueueAttributes("q", attributes, now: t0 + 20_000)
+        state = try #require(try await store.queue("q", now: t0 + 20_000))
+        #expect(state.attributes.visibilityTimeoutSeconds == 60)
+        #expect(state.modifiedAtMilliseconds == t0 + 20_000 && state.createdAtMilliseconds == t0)
+        try await store.purgeQueue("q")
+        #expect(try await store.receive(from: "q", limit: 10, visibilityMilliseconds: nil, now: t0 + 1_000_000).isEmpty)
+        #expect(try await store.queue("missing", now: t0) == nil)
+        await #expect(throws: StoreError.self) { try await store.setQueueAttributes("missing", attributes, now: t0) }
+    }
+
+    func messagesMoveToTheDeadLetterQueueAfterMaxReceiveCount() async throws {
+        let store = try await makeStore()
+        try await store.createQueue("dead")
+        var attributes = QueueAttributes()
+        attributes.redrivePolicy = .init(deadLetterQueue: "dead", maxReceiveCount: 2)
+        try await store.createQueue("work", attributes: attributes, now: t0)
+        let ids = try await store.send([QueueMessage(body: Array("poison".utf8), attributes: [MessageAttribute(name: "a", dataType: "String", value: "1")])],
+                                       to: "work", now: t0)
+        for round in 0..<2 {
+            let received = try await store.receive(from: "work", limit: 10, visibilityMilliseconds: 1_000, now: t0 + Int64(round) * 1_000)
+            #expect(received.first?.receiveCount == round + 1)
+        }
+        #expect(try await store.receive(from: "work", limit: 10, visibilityMilliseconds: 1_000, now: t0 + 2_000).isEmpty)
+        let dead = try await store.receive(from: "dead", limit: 10, visibilityMilliseconds: 1_000, now: t0 + 2_000)
+        #expect(dead.map(\.messageID) == ids)
+        #expect(dead.first?.receiveCount == 1)
+        #expect(dead.first?.sentAtMilliseconds == t0)
+        #expect(dead.first?.message.attributes.map(\.value) == ["1"])
+    }
+
+    func messagesPastRetentionAreDropped() async throws {
+        let store = try await makeStore()
+        var attributes = QueueAttributes()
+        attributes.messageRetentionSeconds = 60
+        try await store.createQueue("short", attributes: attributes, now: t0)
+        try await store.send([QueueMessage(body: [1])], to: "short", now: t0)
+        #expect(try await store.queue("short", now: t0 + 59_999)?.visibleMessages == 1)
+        #expect(try await store.queue("short", now: t0 + 60_000)?.visibleMessages == 0)
+        #expect(try await store.receive(from: "short", limit: 10, visibilityMilliseconds: nil, now: t0 + 60_000).isEmpty)
+    }
+
+    func visibilityCanBeChangedWhileInFlight() async throws {
+        let store = try await makeStore()
+        try await store.createQueue("v")
+        try await store.send([QueueMessage(body: [1])], to: "v", now: t0)
+        let message = try #require(try await store.receive(from: "v", limit: 1, visibilityMilliseconds: 30_000, now: t0).first)
+        #expect(try await store.changeVisibility(in: "v", receiptHandle: message.receiptHandle, visibilityMilliseconds: 0, now: t0 + 1) == .changed)
+        #expect(try await store.changeVisibility(in: "v", receiptHandle: message.receiptHandle, visibilityMilliseconds: 10, now: t0 + 2) == .notInFlight)
+        let again = try #require(try await store.receive(from: "v", limit: 1, visibilityMilliseconds: 30_000, now: t0 + 2).first)
+        #expect(try await store.changeVisibility(in: "v", receiptHandle: message.receiptHandle, visibilityMilliseconds: 0, now: t0 + 3) == .invalidReceiptHandle)
+        #expect(try await store.changeVisibility(in: "v", receiptHandle: again.receiptHandle, visibilityMilliseconds: 120_000, now: t0 + 3) == .changed)
+        #expect(try await store.receive(from: "v", limit: 1, visibilityMilliseconds: 30_000, now: t0 + 120_002).isEmpty)
+        #expect(try await store.receive(from: "v", limit: 1, visibilityMilliseconds: 30_000, now: t0 + 120_003).count == 1)
+    }
+
+    func anOversizedRecordIsKeptAsUndeliverable() async throws {
+        let store = try await makeStore()
+        var attributes = QueueAttributes()
+        attributes.maximumMessageBytes = 1_024
+        try await store.createQueue("small", attributes: attributes, now: t0)
+        try await store.accept([event("big")])
+        let claimed = try #require(try await store.claim(owner: "h", now: t0, limit: 1, leaseMilliseconds: 10_000).first)
+        let record = "{\"pad\":\"" + String(repeating: "x", count: 2_000) + "\"}"
+        let finished = FinishedEvent(condition: .success, record: record,
+                                     deliveries: [QueueDelivery(queue: "small", message: QueueMessage(body: Array(record.utf8)))])
+        #expect(try await store.settle([Settlement(event: claimed, owner: "h", outcome: .finished(finished))], now: t0) == 1)
+        let kept = try await store.undeliverableRecords(limit: 10)
+        #expect(kept.map(\.requestID) == ["big"])
+        #expect(kept.first?.reason.contains("MaximumMessageSize") == true)
+        #expect(try await store.receive(from: "small", limit: 10, visibilityMilliseconds: nil, now: t0).isEmpty)
+    }
+
     func concurrentAcceptsAreAllDurable() async throws {
         let store = try await makeStore()
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -21,6 +21,13 @@ import Testing
     @Test func queuesHideReceivedMessagesUntilTheirVisibilityTimeout() async throws {
         try await conformance.queuesHideReceivedMessagesUntilTheirVisibilityTimeout()
     }
+    @Test func queueAttributesAreKeptAndCounted() async throws { try await conformance.queueAttributesAreKeptAndCounted() }
+    @Test func messagesMoveToTheDeadLetterQueueAfterMaxReceiveCount() async throws {
+        try await conformance.messagesMoveToTheDeadLetterQueueAfterMaxReceiveCount()
+    }
+    @Test func messagesPastRetentionAreDropped() async throws { try await conformance.messagesPastRetentionAreDropped() }
+    @Test func visibilityCanBeChangedWhileInFlight() async throws { try await conformance.visibilityCanBeChangedWhileInFlight() }
+    @Test func anOversizedRecordIsKeptAsUndeliverable() async throws { try await conformance.anOversizedRecordIsKeptAsUndeliverable() }
     @Test func concurrentAcceptsAreAllDurable() async throws { try await conformance.concurrentAcceptsAreAllDurable() }
 
     /// One host: reopening the file after the process died releases its leases, so in-flight

@@ -202,6 +202,66 @@ functions:
             self.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=21)
         self.assertIn("WaitTimeSeconds is invalid", str(caught.exception))
 
+    def test_sqs_queue_attributes_batches_and_redrive(self):
+        dead = self.sqs.create_queue(QueueName="attr-dead")["QueueUrl"]
+        dead_arn = self.sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.assertEqual(dead_arn, "arn:aws:sqs:us-east-1:000000000000:attr-dead")
+        url = self.sqs.create_queue(QueueName="attr-work", Attributes={
+            "VisibilityTimeout": "1", "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": "2"})})["QueueUrl"]
+        attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        self.assertEqual(attributes["VisibilityTimeout"], "1")
+        self.assertEqual(json.loads(attributes["RedrivePolicy"]), {"deadLetterTargetArn": dead_arn, "maxReceiveCount": 2})
+        self.assertEqual(attributes["MessageRetentionPeriod"], "345600")
+        # Re-creating with other attributes is refused; with none it returns the queue.
+        with self.assertRaises(self.sqs.exceptions.QueueNameExists):
+            self.sqs.create_queue(QueueName="attr-work", Attributes={"VisibilityTimeout": "5"})
+        self.assertEqual(self.sqs.create_queue(QueueName="attr-work")["QueueUrl"], url)
+
+        sent = self.sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": "a", "MessageBody": "poison"},
+            {"Id": "b", "MessageBody": "fine", "MessageAttributes": {"k": {"DataType": "String", "StringValue": "v"}}},
+            {"Id": "c", "MessageBody": "too big " + "x" * 1_048_576}])
+        self.assertEqual(sorted(entry["Id"] for entry in sent["Successful"]), ["a", "b"])
+        self.assertEqual([(entry["Id"], entry["Code"]) for entry in sent["Failed"]], [("c", "InvalidParameterValue")])
+        self.assertEqual(self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+                         ["Attributes"]["ApproximateNumberOfMessages"], "2")
+
+        messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        fine = next(m for m in messages if m["Body"] == "fine")
+        # Keep "fine" hidden longer, delete it in a batch with a stale handle beside it.
+        self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=fine["ReceiptHandle"], VisibilityTimeout=60)
+        counts = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        self.assertEqual(counts["ApproximateNumberOfMessagesNotVisible"], "2")
+        deleted = self.sqs.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": "fine", "ReceiptHandle": fine["ReceiptHandle"]}, {"Id": "stale", "ReceiptHandle": "nope:1"}])
+        self.assertEqual([entry["Id"] for entry in deleted["Successful"]], ["fine"])
+        self.assertEqual([entry["Code"] for entry in deleted["Failed"]], ["ReceiptHandleIsInvalid"])
+
+        # "poison" is received twice, never deleted, then moves to the dead-letter queue.
+        time.sleep(1.1)
+        second = self.sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])["Messages"]
+        self.assertEqual(second[0]["Attributes"]["ApproximateReceiveCount"], "2")
+        time.sleep(1.1)
+        self.assertIsNone(self.sqs.receive_message(QueueUrl=url).get("Messages"))
+        moved = self.sqs.receive_message(QueueUrl=dead, AttributeNames=["All"])["Messages"]
+        self.assertEqual([m["Body"] for m in moved], ["poison"])
+        self.assertEqual(moved[0]["MessageId"], second[0]["MessageId"])
+
+        with self.assertRaises(botocore.exceptions.ClientError) as caught:
+            self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "50000"})
+        self.assertEqual(caught.exception.response["Error"]["Code"], "InvalidAttributeValue")
+        with self.assertRaises(botocore.exceptions.ClientError) as caught:
+            self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": "arn:aws:sqs:us-east-1:000000000000:nowhere", "maxReceiveCount": 3})})
+        self.assertIn("Dead letter target does not exist", str(caught.exception))
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"DelaySeconds": "30"})
+        self.sqs.send_message(QueueUrl=url, MessageBody="later")
+        self.assertEqual(self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
+                         ["Attributes"]["ApproximateNumberOfMessagesDelayed"], "1")
+        self.sqs.purge_queue(QueueUrl=url)
+        self.assertEqual(self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+                         ["ApproximateNumberOfMessagesDelayed"], "0")
+
     def test_aws_cli(self):
         environment = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1")
         out = os.path.join(self.directory, "out.json")

@@ -32,7 +32,7 @@ public struct FunctionConfiguration: Sendable, Hashable {
         initTimeoutSeconds: Double = FunctionLimits.defaultInitTimeoutSeconds,
         memoryMB: Int = FunctionLimits.defaultMemoryMB, concurrency: Int = FunctionLimits.defaultConcurrency,
         prewarmInstances: Int = 1, initConfig: [UInt8] = [], maxResponseBytes: Int = FunctionLimits.defaultMaxResponseBytes,
-        environment: [String: String] = [:], region: String = "us-east-1", accountID: String = "000000000000",
+        environment: [String: String] = [:], region: String = defaultRegion, accountID: String = defaultAccountID,
         version: String = "$LATEST"
     ) {
         self.name = name
@@ -51,6 +51,10 @@ public struct FunctionConfiguration: Sendable, Hashable {
         self.accountID = accountID
         self.version = version
     }
+
+    /// The region and account of everything a host serves unless a configuration says otherwise.
+    public static let defaultRegion = "us-east-1"
+    public static let defaultAccountID = "000000000000"
 
     public var arn: String { "arn:aws:lambda:\(region):\(accountID):function:\(name)" }
 

@@ -34,6 +34,23 @@ public enum JSONText {
         isValid(bytes) ? String(decoding: bytes, as: UTF8.self) : quote(String(decoding: bytes, as: UTF8.self))
     }
 
+    /// A JSON object whose members are strings or numbers, each as text (SQS's string-valued
+    /// policies accept `"5"` and `5` alike); nil when `text` is not such an object.
+    public static func flatObject(_ text: String) -> [String: String]? {
+        guard let members = try? JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8)) else { return nil }
+        var flat: [String: String] = [:]
+        for (key, value) in members {
+            switch value {
+            case .string(let string): flat[key] = string
+            case .integer(let integer): flat[key] = String(integer)
+            case .number(let number): flat[key] = String(number)
+            case .bool(let flag): flat[key] = String(flag)
+            default: return nil
+            }
+        }
+        return flat
+    }
+
     /// `{"k":v,...}` from already-encoded values, in the order given.
     public static func object(_ members: [(String, String)]) -> String {
         "{" + members.map { quote($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"

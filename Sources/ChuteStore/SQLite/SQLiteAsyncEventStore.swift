@@ -69,6 +69,9 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
             );
             CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (queue, visible_at, seq);
             """)
+        try connection.addMissingColumns(to: "queues", Self.queueColumns)
+        try connection.addMissingColumns(to: "queue_messages", [("first_received_at", "INTEGER")])
+        try connection.execute("CREATE INDEX IF NOT EXISTS queue_messages_sent ON queue_messages (queue, sent_at)")
         if releaseLeases {
             try connection.execute("UPDATE async_events SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL")
         }
@@ -76,7 +79,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
 
     // MARK: Group commit
 
-    private func perform<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws(StoreError) -> T) async throws -> T {
+    func perform<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws(StoreError) -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let result = ResultBox<T>()
             let work = Work(
@@ -224,11 +227,9 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                                   .text(finished.condition.rawValue), .text(finished.record), .integer(now)])
                     }
                     for delivery in finished.deliveries {
-                        if try Self.queueExists(connection, delivery.queue) {
-                            try Self.insertMessage(connection, delivery.message, queue: delivery.queue, now: now)
-                        } else {
+                        if let problem = try Self.deliver(connection, delivery, now: now) {
                             try Self.keepUndeliverable(connection, requestID: event.requestID, destination: delivery.queue,
-                                                       reason: "the queue \(delivery.queue) does not exist", record: finished.record)
+                                                       reason: problem, record: finished.record)
                         }
                     }
                     for followUp in finished.followUps { try Self.insert(connection, followUp) }
@@ -307,93 +308,5 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
             }
             return records
         }
-    }
-
-    // MARK: Queues
-
-    public func createQueue(_ name: String) async throws {
-        try await perform { connection throws(StoreError) in
-            try connection.run("INSERT OR IGNORE INTO queues (name) VALUES (?)", [.text(name)])
-        }
-    }
-
-    public func queueExists(_ name: String) async throws -> Bool {
-        try await perform { connection throws(StoreError) in try Self.queueExists(connection, name) }
-    }
-
-    private static func queueExists(_ connection: SQLiteConnection, _ name: String) throws(StoreError) -> Bool {
-        var exists = false
-        try connection.run("SELECT 1 FROM queues WHERE name = ?", [.text(name)]) { _ in exists = true }
-        return exists
-    }
-
-    public func queueNames() async throws -> [String] {
-        try await perform { connection throws(StoreError) in
-            var names: [String] = []
-            try connection.run("SELECT name FROM queues ORDER BY name") { row in names.append(row.text(0) ?? "") }
-            return names
-        }
-    }
-
-    public func deleteQueue(_ name: String) async throws {
-        try await perform { connection throws(StoreError) in
-            try connection.run("DELETE FROM queues WHERE name = ?", [.text(name)])
-        }
-    }
-
-    @discardableResult
-    public func send(_ messages: [QueueMessage], to queue: String, now: Int64) async throws -> [String] {
-        try await perform { connection throws(StoreError) in
-            guard try Self.queueExists(connection, queue) else { throw StoreError("the queue \(queue) does not exist") }
-            return try messages.map { message throws(StoreError) in try Self.insertMessage(connection, message, queue: queue, now: now) }
-        }
-    }
-
-    @discardableResult
-    private static func insertMessage(_ connection: SQLiteConnection, _ message: QueueMessage, queue: String, now: Int64) throws(StoreError) -> String {
-        let id = RequestID.make()
-        let attributes = JSONText.object(message.attributes.map {
-            ($0.name, JSONText.object([("DataType", JSONText.quote($0.dataType)), ("Value", JSONText.quote($0.value))]))
-        })
-        try connection.run("""
-            INSERT INTO queue_messages (queue, message_id, body, attributes, sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?)
-            """, [.text(queue), .text(id), .blob(message.body), .text(attributes), .integer(now), .integer(now)])
-        return id
-    }
-
-    public func receive(from queue: String, limit: Int, visibilityMilliseconds: Int64, now: Int64) async throws -> [ReceivedMessage] {
-        try await perform { connection throws(StoreError) in
-            var received: [ReceivedMessage] = []
-            try connection.run("""
-                UPDATE queue_messages SET visible_at = ?, receive_count = receive_count + 1, receipt_handle = message_id || ':' || (receive_count + 1)
-                WHERE seq IN (SELECT seq FROM queue_messages WHERE queue = ? AND visible_at <= ? ORDER BY seq LIMIT ?)
-                RETURNING message_id, receipt_handle, body, attributes, receive_count, sent_at, seq
-                """, [.integer(now + visibilityMilliseconds), .text(queue), .integer(now), .integer(Int64(limit))]) { row in
-                let attributes = Self.decodeAttributes(row.text(3) ?? "{}")
-                received.append(ReceivedMessage(messageID: row.text(0) ?? "", receiptHandle: row.text(1) ?? "",
-                                                message: QueueMessage(body: row.blob(2), attributes: attributes),
-                                                receiveCount: Int(row.integer(4)), sentAtMilliseconds: row.integer(5)))
-            }
-            return received
-        }
-    }
-
-    @discardableResult
-    public func delete(from queue: String, receiptHandle: String) async throws -> Bool {
-        try await perform { connection throws(StoreError) in
-            try connection.run("DELETE FROM queue_messages WHERE queue = ? AND receipt_handle = ?", [.text(queue), .text(receiptHandle)])
-            return connection.changes == 1
-        }
-    }
-
-    private struct StoredAttribute: Decodable {
-        let DataType: String
-        let Value: String
-    }
-
-    private static func decodeAttributes(_ json: String) -> [MessageAttribute] {
-        guard let decoded = try? JSONDecoder().decode([String: StoredAttribute].self, from: Data(json.utf8)) else { return [] }
-        return decoded.map { MessageAttribute(name: $0.key, dataType: $0.value.DataType, value: $0.value.Value) }
-            .sorted { $0.name < $1.name }
     }
 }

@@ -76,6 +76,15 @@ final class SQLiteConnection {
         }
     }
 
+    /// Adds the columns a table created by an older Chute lacks (`name`, `definition`).
+    func addMissingColumns(to table: String, _ columns: [(String, String)]) throws(StoreError) {
+        var existing: Set<String> = []
+        try run("SELECT name FROM pragma_table_info('\(table)')") { row in existing.insert(row.text(0) ?? "") }
+        for (name, definition) in columns where !existing.contains(name) {
+            try execute("ALTER TABLE \(table) ADD COLUMN \(name) \(definition)")
+        }
+    }
+
     /// Rows changed by the last statement.
     var changes: Int { Int(sqlite3_changes(handle)) }
 

@@ -1,0 +1,219 @@
+import ChuteCore
+import FoundationEssentials
+
+/// The built-in queues: SQS's model (visibility timeouts, delays, retention, redrive to a
+/// dead-letter queue after `maxReceiveCount` receives) on two tables, committed like events.
+extension SQLiteAsyncEventStore {
+    /// Columns of `queues` beyond its name, added to stores created before queues had attributes.
+    static let queueColumns: [(String, String)] = [
+        ("visibility_timeout", "INTEGER NOT NULL DEFAULT 30"),
+        ("retention", "INTEGER NOT NULL DEFAULT 345600"),
+        ("delay", "INTEGER NOT NULL DEFAULT 0"),
+        ("maximum_size", "INTEGER NOT NULL DEFAULT 1048576"),
+        ("receive_wait", "INTEGER NOT NULL DEFAULT 0"),
+        ("dead_letter_queue", "TEXT"),
+        ("max_receive_count", "INTEGER"),
+        ("created_at", "INTEGER NOT NULL DEFAULT 0"),
+        ("modified_at", "INTEGER NOT NULL DEFAULT 0"),
+    ]
+
+    @discardableResult
+    public func createQueue(_ name: String, attributes: QueueAttributes, now: Int64) async throws -> QueueState {
+        try await perform { connection throws(StoreError) in
+            if let existing = try Self.queueState(connection, name, now: now) { return existing }
+            try connection.run("INSERT INTO queues (name, created_at, modified_at) VALUES (?, ?, ?)", [.text(name), .integer(now), .integer(now)])
+            try Self.writeAttributes(connection, name, attributes, now: now)
+            return QueueState(name: name, attributes: attributes, createdAtMilliseconds: now, modifiedAtMilliseconds: now)
+        }
+    }
+
+    public func queue(_ name: String, now: Int64) async throws -> QueueState? {
+        try await perform { connection throws(StoreError) in try Self.queueState(connection, name, now: now) }
+    }
+
+    public func queueNames() async throws -> [String] {
+        try await perform { connection throws(StoreError) in
+            var names: [String] = []
+            try connection.run("SELECT name FROM queues ORDER BY name") { row in names.append(row.text(0) ?? "") }
+            return names
+        }
+    }
+
+    public func setQueueAttributes(_ name: String, _ attributes: QueueAttributes, now: Int64) async throws {
+        try await perform { connection throws(StoreError) in
+            guard try Self.attributes(connection, name) != nil else { throw StoreError("the queue \(name) does not exist") }
+            try Self.writeAttributes(connection, name, attributes, now: now)
+        }
+    }
+
+    public func deleteQueue(_ name: String) async throws {
+        try await perform { connection throws(StoreError) in
+            try connection.run("DELETE FROM queues WHERE name = ?", [.text(name)])
+        }
+    }
+
+    public func purgeQueue(_ name: String) async throws {
+        try await perform { connection throws(StoreError) in
+            try connection.run("DELETE FROM queue_messages WHERE queue = ?", [.text(name)])
+        }
+    }
+
+    @discardableResult
+    public func send(_ messages: [QueueMessage], to queue: String, now: Int64) async throws -> [String] {
+        try await perform { connection throws(StoreError) in
+            guard let attributes = try Self.attributes(connection, queue) else { throw StoreError("the queue \(queue) does not exist") }
+            return try messages.map { message throws(StoreError) in
+                try Self.insertMessage(connection, message, queue: queue, delaySeconds: message.delaySeconds ?? attributes.delaySeconds, now: now)
+            }
+        }
+    }
+
+    public func receive(from queue: String, limit: Int, visibilityMilliseconds: Int64?, now: Int64) async throws -> [ReceivedMessage] {
+        try await perform { connection throws(StoreError) in
+            guard let attributes = try Self.attributes(connection, queue) else { throw StoreError("the queue \(queue) does not exist") }
+            try Self.dropExpired(connection, queue, attributes, now: now)
+            try Self.redriveExhausted(connection, queue, attributes, now: now)
+            let visibility = visibilityMilliseconds ?? Int64(attributes.visibilityTimeoutSeconds) * 1000
+            var received: [ReceivedMessage] = []
+            try connection.run("""
+                UPDATE queue_messages SET visible_at = ?, receive_count = receive_count + 1,
+                    receipt_handle = message_id || ':' || (receive_count + 1), first_received_at = coalesce(first_received_at, ?)
+                WHERE seq IN (SELECT seq FROM queue_messages WHERE queue = ? AND visible_at <= ? ORDER BY seq LIMIT ?)
+                RETURNING message_id, receipt_handle, body, attributes, receive_count, sent_at, first_received_at, seq
+                """, [.integer(now + visibility), .integer(now), .text(queue), .integer(now), .integer(Int64(limit))]) { row in
+                received.append(ReceivedMessage(
+                    messageID: row.text(0) ?? "", receiptHandle: row.text(1) ?? "",
+                    message: QueueMessage(body: row.blob(2), attributes: Self.decodeAttributes(row.text(3) ?? "{}")),
+                    receiveCount: Int(row.integer(4)), sentAtMilliseconds: row.integer(5), firstReceivedAtMilliseconds: row.integer(6),
+                    sequence: row.integer(7)))
+            }
+            return received.sorted { $0.sequence < $1.sequence }
+        }
+    }
+
+    @discardableResult
+    public func delete(from queue: String, receiptHandle: String) async throws -> Bool {
+        try await perform { connection throws(StoreError) in
+            try connection.run("DELETE FROM queue_messages WHERE queue = ? AND receipt_handle = ?", [.text(queue), .text(receiptHandle)])
+            return connection.changes == 1
+        }
+    }
+
+    public func changeVisibility(in queue: String, receiptHandle: String, visibilityMilliseconds: Int64, now: Int64) async throws -> VisibilityChange {
+        try await perform { connection throws(StoreError) in
+            var visibleAt: Int64?
+            try connection.run("SELECT visible_at FROM queue_messages WHERE queue = ? AND receipt_handle = ?",
+                               [.text(queue), .text(receiptHandle)]) { row in visibleAt = row.integer(0) }
+            guard let visibleAt else { return .invalidReceiptHandle }
+            guard visibleAt > now else { return .notInFlight }
+            try connection.run("UPDATE queue_messages SET visible_at = ? WHERE queue = ? AND receipt_handle = ?",
+                               [.integer(now + visibilityMilliseconds), .text(queue), .text(receiptHandle)])
+            return .changed
+        }
+    }
+
+    // MARK: Inside a transaction
+
+    /// Puts a destination's or dead-letter queue's message into its queue; the reason when the
+    /// queue cannot take it (missing, or the message is over the queue's size limit).
+    static func deliver(_ connection: SQLiteConnection, _ delivery: QueueDelivery, now: Int64) throws(StoreError) -> String? {
+        guard let attributes = try attributes(connection, delivery.queue) else { return "the queue \(delivery.queue) does not exist" }
+        guard delivery.message.body.count <= attributes.maximumMessageBytes else {
+            return "the record of \(delivery.message.body.count) bytes is larger than the queue \(delivery.queue)'s MaximumMessageSize of \(attributes.maximumMessageBytes) bytes"
+        }
+        try insertMessage(connection, delivery.message, queue: delivery.queue, delaySeconds: delivery.message.delaySeconds ?? attributes.delaySeconds, now: now)
+        return nil
+    }
+
+    @discardableResult
+    private static func insertMessage(_ connection: SQLiteConnection, _ message: QueueMessage, queue: String, delaySeconds: Int,
+                                      now: Int64) throws(StoreError) -> String {
+        let id = RequestID.make()
+        let attributes = JSONText.object(message.attributes.map {
+            ($0.name, JSONText.object([("DataType", JSONText.quote($0.dataType)), ("Value", JSONText.quote($0.value))]))
+        })
+        try connection.run("""
+            INSERT INTO queue_messages (queue, message_id, body, attributes, sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?)
+            """, [.text(queue), .text(id), .blob(message.body), .text(attributes), .integer(now), .integer(now + Int64(delaySeconds) * 1000)])
+        return id
+    }
+
+    private static func attributes(_ connection: SQLiteConnection, _ name: String) throws(StoreError) -> QueueAttributes? {
+        try queueRow(connection, name)?.attributes
+    }
+
+    private static func queueRow(_ connection: SQLiteConnection, _ name: String) throws(StoreError) -> QueueState? {
+        var state: QueueState?
+        try connection.run("""
+            SELECT visibility_timeout, retention, delay, maximum_size, receive_wait, dead_letter_queue, max_receive_count,
+                   created_at, modified_at FROM queues WHERE name = ?
+            """, [.text(name)]) { row in
+            var attributes = QueueAttributes()
+            attributes.visibilityTimeoutSeconds = Int(row.integer(0))
+            attributes.messageRetentionSeconds = Int(row.integer(1))
+            attributes.delaySeconds = Int(row.integer(2))
+            attributes.maximumMessageBytes = Int(row.integer(3))
+            attributes.receiveWaitSeconds = Int(row.integer(4))
+            if let deadLetterQueue = row.text(5) {
+                attributes.redrivePolicy = .init(deadLetterQueue: deadLetterQueue, maxReceiveCount: Int(row.integer(6)))
+            }
+            state = QueueState(name: name, attributes: attributes, createdAtMilliseconds: row.integer(7), modifiedAtMilliseconds: row.integer(8))
+        }
+        return state
+    }
+
+    private static func queueState(_ connection: SQLiteConnection, _ name: String, now: Int64) throws(StoreError) -> QueueState? {
+        guard var state = try queueRow(connection, name) else { return nil }
+        let expiredBefore = now - Int64(state.attributes.messageRetentionSeconds) * 1000
+        try connection.run("""
+            SELECT coalesce(sum(visible_at <= ?), 0), coalesce(sum(visible_at > ? AND receive_count > 0), 0),
+                   coalesce(sum(visible_at > ? AND receive_count = 0), 0)
+            FROM queue_messages WHERE queue = ? AND sent_at > ?
+            """, [.integer(now), .integer(now), .integer(now), .text(name), .integer(expiredBefore)]) { row in
+            state.visibleMessages = Int(row.integer(0))
+            state.inFlightMessages = Int(row.integer(1))
+            state.delayedMessages = Int(row.integer(2))
+        }
+        return state
+    }
+
+    private static func writeAttributes(_ connection: SQLiteConnection, _ name: String, _ attributes: QueueAttributes, now: Int64) throws(StoreError) {
+        try connection.run("""
+            UPDATE queues SET visibility_timeout = ?, retention = ?, delay = ?, maximum_size = ?, receive_wait = ?,
+                dead_letter_queue = ?, max_receive_count = ?, modified_at = ? WHERE name = ?
+            """, [.integer(Int64(attributes.visibilityTimeoutSeconds)), .integer(Int64(attributes.messageRetentionSeconds)),
+                  .integer(Int64(attributes.delaySeconds)), .integer(Int64(attributes.maximumMessageBytes)),
+                  .integer(Int64(attributes.receiveWaitSeconds)), .optionalText(attributes.redrivePolicy?.deadLetterQueue),
+                  attributes.redrivePolicy.map { .integer(Int64($0.maxReceiveCount)) } ?? .null, .integer(now), .text(name)])
+    }
+
+    /// Messages past the retention period are gone, as in SQS (counted from the first send, also
+    /// after a move to a dead-letter queue).
+    private static func dropExpired(_ connection: SQLiteConnection, _ queue: String, _ attributes: QueueAttributes, now: Int64) throws(StoreError) {
+        try connection.run("DELETE FROM queue_messages WHERE queue = ? AND sent_at <= ?",
+                           [.text(queue), .integer(now - Int64(attributes.messageRetentionSeconds) * 1000)])
+    }
+
+    /// Visible messages already received `maxReceiveCount` times move to the dead-letter queue
+    /// (same id, body, attributes and sent time; received afresh there). If the dead-letter queue
+    /// was deleted they stay where they are: nothing is dropped for want of a target.
+    private static func redriveExhausted(_ connection: SQLiteConnection, _ queue: String, _ attributes: QueueAttributes, now: Int64) throws(StoreError) {
+        guard let policy = attributes.redrivePolicy, policy.deadLetterQueue != queue,
+              try self.attributes(connection, policy.deadLetterQueue) != nil else { return }
+        try connection.run("""
+            UPDATE queue_messages SET queue = ?, visible_at = ?, receive_count = 0, receipt_handle = NULL, first_received_at = NULL
+            WHERE queue = ? AND visible_at <= ? AND receive_count >= ?
+            """, [.text(policy.deadLetterQueue), .integer(now), .text(queue), .integer(now), .integer(Int64(policy.maxReceiveCount))])
+    }
+
+    private struct StoredAttribute: Decodable {
+        let DataType: String
+        let Value: String
+    }
+
+    private static func decodeAttributes(_ json: String) -> [MessageAttribute] {
+        guard let decoded = try? JSONDecoder().decode([String: StoredAttribute].self, from: Data(json.utf8)) else { return [] }
+        return decoded.map { MessageAttribute(name: $0.key, dataType: $0.value.DataType, value: $0.value.Value) }
+            .sorted { $0.name < $1.name }
+    }
+}
