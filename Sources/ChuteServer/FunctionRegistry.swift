@@ -15,6 +15,8 @@ public final class FunctionRegistry: AsyncFunctionDirectory, Sendable {
         public var lastModifiedMilliseconds: Int64
         /// PutFunctionConcurrency's value; nil when unreserved.
         public var reservedConcurrency: Int?
+        /// How the function was created through the API; nil for functions the configuration file declares.
+        var definition: FunctionDefinition?
     }
 
     private let entries = Mutex<[String: Entry]>([:])
@@ -25,16 +27,34 @@ public final class FunctionRegistry: AsyncFunctionDirectory, Sendable {
     }
 
     /// Starts a pool for `configuration` and registers it (replacing a function of that name).
-    public func add(_ configuration: FunctionConfiguration, asyncSettings: ConfigurationFile.AsyncSettings, now: Int64) async throws {
+    public func add(_ configuration: FunctionConfiguration, asyncSettings: ConfigurationFile.AsyncSettings,
+                    reservedConcurrency: Int? = nil, now: Int64) async throws {
+        try await add(configuration, asyncSettings: asyncSettings, definition: nil, reservedConcurrency: reservedConcurrency, now: now)
+    }
+
+    func add(_ configuration: FunctionConfiguration, asyncSettings: ConfigurationFile.AsyncSettings, definition: FunctionDefinition?,
+             reservedConcurrency: Int?, now: Int64) async throws {
         let pool = try await FunctionPools.start(configuration, logger: logger)
         let previous = entries.withLock { entries in
             defer {
                 entries[configuration.name] = Entry(configuration: configuration, pool: pool, asyncSettings: asyncSettings,
-                                                    lastModifiedMilliseconds: now)
+                                                    lastModifiedMilliseconds: now, reservedConcurrency: reservedConcurrency,
+                                                    definition: definition)
             }
             return entries[configuration.name]
         }
+        // In-flight invocations finish on the old pool; new ones already go to the new one.
         if let previous { await previous.pool.shutdown() }
+    }
+
+    /// Unregisters the function and stops its pool.
+    public func remove(_ name: String) async {
+        let removed = entries.withLock { $0.removeValue(forKey: name) }
+        if let removed { await removed.pool.shutdown() }
+    }
+
+    func setDefinition(_ name: String, _ definition: FunctionDefinition) {
+        entries.withLock { $0[name]?.definition = definition }
     }
 
     public func entry(named name: String) -> Entry? {

@@ -32,11 +32,13 @@ public enum HostServer {
         for function in configuration.functions {
             try await registry.add(function, asyncSettings: configuration.asyncSettings[function.name] ?? .init(), now: now)
         }
-        let dispatcher = AsyncDispatcher(store: store, directory: registry, owner: "host-\(getpid())")
         let clock: @Sendable () -> Int64 = { wallMilliseconds() }
+        let manager = FunctionManager(registry: registry, store: store, codeRoot: dataDirectory + "/functions", clock: clock, logger: logger)
+        try await manager.restore(declared: Set(configuration.functions.map(\.name)))
+        let dispatcher = AsyncDispatcher(store: store, directory: registry, owner: "host-\(getpid())")
 
         let router = Router()
-        LambdaAPI(registry: registry, dispatcher: dispatcher, limits: .init(), clock: clock).register(on: router)
+        LambdaAPI(registry: registry, manager: manager, dispatcher: dispatcher, limits: .init(), clock: clock).register(on: router)
         SQSAPI(store: store, region: FunctionConfiguration.defaultRegion, accountID: FunctionConfiguration.defaultAccountID, clock: clock).register(on: router)
         let application = Application(
             router: router,

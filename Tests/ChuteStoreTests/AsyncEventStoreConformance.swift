@@ -5,7 +5,7 @@ import Testing
 /// What every `AsyncEventStore` must do. SQLite runs it now; the PostgreSQL store will run the
 /// same checks against a real server.
 struct AsyncEventStoreConformance {
-    let makeStore: @Sendable () async throws -> any AsyncEventStore
+    let makeStore: @Sendable () async throws -> any HostStore
     let t0: Int64 = 1_700_000_000_000
 
     func event(_ id: String, at time: Int64? = nil) -> AsyncEvent {
@@ -247,6 +247,18 @@ struct AsyncEventStoreConformance {
         #expect(kept.map(\.requestID) == ["big"])
         #expect(kept.first?.reason.contains("MaximumMessageSize") == true)
         #expect(try await store.receive(from: "small", limit: 10, visibilityMilliseconds: nil, now: t0).isEmpty)
+    }
+
+    func functionDefinitionsAreKeptWithTheirCode() async throws {
+        let store = try await makeStore()
+        try await store.saveFunction(name: "thumbs", definition: #"{"v":1}"#, code: [1, 2, 3], now: t0)
+        try await store.saveFunction(name: "thumbs", definition: #"{"v":2}"#, code: nil, now: t0 + 1)
+        #expect(try await store.storedFunctions() == [StoredFunction(name: "thumbs", definition: #"{"v":2}"#, code: [1, 2, 3], modifiedAtMilliseconds: t0 + 1)])
+        try await store.saveFunction(name: "thumbs", definition: #"{"v":3}"#, code: [4], now: t0 + 2)
+        #expect(try await store.storedFunctions().map(\.code) == [[4]])
+        await #expect(throws: StoreError.self) { try await store.saveFunction(name: "ghost", definition: "{}", code: nil, now: t0) }
+        try await store.deleteFunction(named: "thumbs")
+        #expect(try await store.storedFunctions().isEmpty)
     }
 
     func concurrentAcceptsAreAllDurable() async throws {

@@ -28,6 +28,7 @@ import Testing
     @Test func messagesPastRetentionAreDropped() async throws { try await conformance.messagesPastRetentionAreDropped() }
     @Test func visibilityCanBeChangedWhileInFlight() async throws { try await conformance.visibilityCanBeChangedWhileInFlight() }
     @Test func anOversizedRecordIsKeptAsUndeliverable() async throws { try await conformance.anOversizedRecordIsKeptAsUndeliverable() }
+    @Test func functionDefinitionsAreKeptWithTheirCode() async throws { try await conformance.functionDefinitionsAreKeptWithTheirCode() }
     @Test func concurrentAcceptsAreAllDurable() async throws { try await conformance.concurrentAcceptsAreAllDurable() }
 
     /// One host: reopening the file after the process died releases its leases, so in-flight

@@ -2,7 +2,7 @@ import Glibc
 
 /// Reads the ELF identification of a file before `dlopen` sees it, so that "not a shared object"
 /// and "built for another architecture" get precise messages instead of the loader's terse ones.
-enum ELFHeader {
+public enum ELFHeader {
     static let hostMachine: UInt16 = {
         #if arch(x86_64)
         return 62
@@ -13,7 +13,7 @@ enum ELFHeader {
         #endif
     }()
 
-    static func check(path: String) throws(HandlerLoadError) {
+    public static func check(path: String) throws(HandlerLoadError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let reason = String(cString: strerror(errno))

@@ -1,6 +1,6 @@
 /// How a function's asynchronous invocations are retried and where their results go
 /// (Lambda's `FunctionEventInvokeConfig`, per function and qualifier), plus Chute's retry delays.
-public struct EventInvokeConfig: Sendable, Hashable {
+public struct EventInvokeConfig: Sendable, Hashable, Codable {
     public static let retryAttemptsRange = 0...2
     public static let eventAgeRange = 60...21_600
     /// AWS waits 1 min, then 2 min, between retries of function errors.

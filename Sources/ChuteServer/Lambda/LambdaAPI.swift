@@ -11,6 +11,7 @@ import NIOCore
 /// and event invoke configs, in the shapes the aws CLI and boto3 expect.
 struct LambdaAPI: Sendable {
     let registry: FunctionRegistry
+    let manager: FunctionManager
     let dispatcher: AsyncDispatcher
     let limits: PayloadLimits
     let clock: @Sendable () -> Int64
@@ -25,6 +26,7 @@ struct LambdaAPI: Sendable {
             await respond { try await invoke(request, context) }
         }
         router.get("/2015-03-31/functions") { _, _ in listFunctions() }
+        registerFunctionManagement(on: router)
         router.get("/2015-03-31/functions/:name") { _, context in
             await respond { try getFunction(context) }
         }
@@ -42,7 +44,9 @@ struct LambdaAPI: Sendable {
         }
         router.delete("/2017-10-31/functions/:name/concurrency") { _, context in
             await respond {
-                registry.setReservedConcurrency(try entry(context).entry.configuration.name, nil)
+                let name = try entry(context).entry.configuration.name
+                registry.setReservedConcurrency(name, nil)
+                try await manager.persist(name)
                 return AWSResponse.bytes([], status: .noContent)
             }
         }
@@ -55,16 +59,20 @@ struct LambdaAPI: Sendable {
         router.get("/2019-09-25/functions/:name/event-invoke-config") { _, context in
             await respond { try AWSResponse.json(invokeConfigJSON(entry(context).entry)) }
         }
+        router.get("/2019-09-25/functions/:name/event-invoke-config/list") { _, context in
+            await respond { try AWSResponse.json(["FunctionEventInvokeConfigs": [invokeConfigJSON(entry(context).entry)]]) }
+        }
         router.delete("/2019-09-25/functions/:name/event-invoke-config") { _, context in
             await respond {
                 let name = try entry(context).entry.configuration.name
                 _ = registry.updateAsyncSettings(name, { $0.invokeConfig = EventInvokeConfig() }, now: clock())
+                try await manager.persist(name)
                 return AWSResponse.bytes([], status: .noContent)
             }
         }
     }
 
-    private func respond(_ body: () async throws -> Response) async -> Response {
+    func respond(_ body: () async throws -> Response) async -> Response {
         do {
             return try await body()
         } catch let error as ServiceError {
@@ -74,7 +82,7 @@ struct LambdaAPI: Sendable {
         }
     }
 
-    private func entry(_ context: BasicRequestContext) throws -> (entry: FunctionRegistry.Entry, qualifier: String) {
+    func entry(_ context: BasicRequestContext) throws -> (entry: FunctionRegistry.Entry, qualifier: String) {
         let raw = context.parameters.get("name") ?? ""
         let decoded = raw.removingPercentEncoding ?? raw
         guard let (name, qualifier) = FunctionRegistry.parseFunctionName(decoded) else {
@@ -163,20 +171,30 @@ struct LambdaAPI: Sendable {
 
     private func getFunction(_ context: BasicRequestContext) throws -> Response {
         let entry = try entry(context).entry
-        return AWSResponse.json(FunctionDetails(Configuration: configurationJSON(entry)))
+        return AWSResponse.json(FunctionDetails(
+            Configuration: configurationJSON(entry), Code: .init(RepositoryType: "S3", Location: ""),
+            Concurrency: entry.reservedConcurrency.map { .init(ReservedConcurrentExecutions: $0) }))
     }
 
-    private func configurationJSON(_ entry: FunctionRegistry.Entry) -> FunctionConfigurationJSON {
+    func configurationJSON(_ entry: FunctionRegistry.Entry) -> FunctionConfigurationJSON {
         let configuration = entry.configuration
+        let definition = entry.definition ?? FunctionManager.definition(of: entry)
         return FunctionConfigurationJSON(
-            FunctionName: configuration.name, FunctionArn: configuration.arn, Runtime: "provided.al2023",
-            Handler: configuration.handler.description, Timeout: Int(configuration.timeoutSeconds.rounded(.up)), MemorySize: configuration.memoryMB,
+            FunctionName: configuration.name, FunctionArn: configuration.arn, Runtime: definition.runtime, Role: definition.role,
+            Handler: definition.handler, CodeSize: definition.codeSize, CodeSha256: definition.codeSha256,
+            Description: definition.description, Timeout: definition.timeoutSeconds, MemorySize: definition.memoryMB,
             Version: configuration.version,
             LastModified: Timestamps.iso8601(milliseconds: entry.lastModifiedMilliseconds).replacingOccurrences(of: "Z", with: "+0000"),
-            State: "Active", PackageType: "Zip",
-            Environment: .init(Variables: configuration.environment),
+            State: "Active", LastUpdateStatus: "Successful", PackageType: "Zip", Architectures: [Self.architecture],
+            Environment: .init(Variables: definition.environment),
             DeadLetterConfig: entry.asyncSettings.deadLetterTarget.map { .init(TargetArn: $0) })
     }
+
+    #if arch(arm64)
+    static let architecture = "arm64"
+    #else
+    static let architecture = "x86_64"
+    #endif
 
     // MARK: Concurrency
 
@@ -198,6 +216,7 @@ struct LambdaAPI: Sendable {
                 "Specified ReservedConcurrentExecutions for function exceeds its configured concurrency of \(entry.configuration.concurrency).")
         }
         registry.setReservedConcurrency(entry.configuration.name, value)
+        try await manager.persist(entry.configuration.name)
         return AWSResponse.json(["ReservedConcurrentExecutions": value])
     }
 
@@ -227,6 +246,7 @@ struct LambdaAPI: Sendable {
         guard let updated = registry.updateAsyncSettings(name, { $0.invokeConfig = config }, now: clock()) else {
             throw ServiceError.resourceNotFound("Function not found: \(name)")
         }
+        try await manager.persist(name)
         return AWSResponse.json(invokeConfigJSON(updated))
     }
 
@@ -240,47 +260,4 @@ struct LambdaAPI: Sendable {
                                      MaximumRetryAttempts: config.maximumRetryAttempts, MaximumEventAgeInSeconds: config.maximumEventAgeSeconds,
                                      DestinationConfig: destinations)
     }
-}
-
-// MARK: Wire shapes (field names are AWS's)
-
-struct FunctionList: Encodable {
-    var Functions: [FunctionConfigurationJSON]
-}
-
-struct FunctionDetails: Encodable {
-    var Configuration: FunctionConfigurationJSON
-}
-
-struct FunctionConfigurationJSON: Encodable {
-    var FunctionName: String
-    var FunctionArn: String
-    var Runtime: String
-    var Handler: String
-    var Timeout: Int
-    var MemorySize: Int
-    var Version: String
-    var LastModified: String
-    var State: String
-    var PackageType: String
-    var Environment: EnvironmentJSON
-    var DeadLetterConfig: DeadLetterJSON?
-
-    struct EnvironmentJSON: Encodable { var Variables: [String: String] }
-    struct DeadLetterJSON: Encodable { var TargetArn: String }
-}
-
-struct EventInvokeConfigJSON: Codable {
-    var FunctionArn: String?
-    var LastModified: Double?
-    var MaximumRetryAttempts: Int?
-    var MaximumEventAgeInSeconds: Int?
-    var DestinationConfig: Destinations?
-
-    struct Destinations: Codable {
-        var OnSuccess: Target?
-        var OnFailure: Target?
-    }
-
-    struct Target: Codable { var Destination: String? }
 }

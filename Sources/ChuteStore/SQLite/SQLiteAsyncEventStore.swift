@@ -72,6 +72,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
         try connection.addMissingColumns(to: "queues", Self.queueColumns)
         try connection.addMissingColumns(to: "queue_messages", [("first_received_at", "INTEGER")])
         try connection.execute("CREATE INDEX IF NOT EXISTS queue_messages_sent ON queue_messages (queue, sent_at)")
+        try connection.execute(Self.functionsSchema)
         if releaseLeases {
             try connection.execute("UPDATE async_events SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL")
         }

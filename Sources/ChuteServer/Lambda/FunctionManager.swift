@@ -1,0 +1,201 @@
+import ChuteCore
+import ChuteHost
+import ChuteStore
+import Crypto
+import Foundation
+import Logging
+
+/// Creates, changes and deletes functions through the API, one change at a time: the code is
+/// unpacked safely into the data directory, the definition and code are stored, and the function's
+/// pool is replaced. Functions created this way come back after a restart; functions declared in
+/// the configuration file are the file's, and API changes to them last until the host restarts.
+actor FunctionManager {
+    let registry: FunctionRegistry
+    let store: any FunctionDefinitionStore
+    /// `DATA/functions`: one directory per function, one subdirectory per code version.
+    let codeRoot: String
+    let clock: @Sendable () -> Int64
+    let logger: Logger
+
+    init(registry: FunctionRegistry, store: any FunctionDefinitionStore, codeRoot: String, clock: @escaping @Sendable () -> Int64,
+         logger: Logger) {
+        self.registry = registry
+        self.store = store
+        self.codeRoot = codeRoot
+        self.clock = clock
+        self.logger = logger
+    }
+
+    func create(name: String, definition: FunctionDefinition, zip: Data) async throws -> FunctionRegistry.Entry {
+        if let problem = FunctionLimits.nameProblem(name) {
+            throw ServiceError.validation(["Value '\(name)' at 'functionName' failed to satisfy constraint: \(problem)"])
+        }
+        guard registry.entry(named: name) == nil else {
+            throw ServiceError(type: "ResourceConflictException", message: "Function already exist: \(name)", statusCode: 409)
+        }
+        var definition = definition
+        try definition.validate()
+        do {
+            let directory = try unpack(zip, for: name, into: &definition)
+            let configuration = try definition.configuration(name: name, codeDirectory: directory)
+            let now = clock()
+            try await store.saveFunction(name: name, definition: try Self.encode(definition), code: Array(zip), now: now)
+            return try await start(configuration, definition: definition, now: now)
+        } catch {
+            // Nothing of a function that was not created stays behind.
+            try? FileManager.default.removeItem(atPath: codeRoot + "/" + name)
+            throw error
+        }
+    }
+
+    func updateConfiguration(_ entry: FunctionRegistry.Entry, _ change: (inout FunctionDefinition) -> Void) async throws -> FunctionRegistry.Entry {
+        let name = entry.configuration.name
+        guard var definition = entry.definition else {
+            // Declared in the configuration file: change what the file declared, until restart.
+            var probe = Self.definition(of: entry)
+            let before = probe
+            change(&probe)
+            guard probe.handler == before.handler else {
+                throw ServiceError.invalidParameter("\(name) is declared in the configuration file; change its handler there")
+            }
+            try probe.validate()
+            var configuration = entry.configuration
+            configuration.timeoutSeconds = Double(probe.timeoutSeconds)
+            configuration.memoryMB = probe.memoryMB
+            configuration.environment = probe.environment
+            let settings = ConfigurationFile.AsyncSettings(invokeConfig: entry.asyncSettings.invokeConfig, deadLetterTarget: probe.deadLetterTarget)
+            try await registry.add(configuration, asyncSettings: settings, reservedConcurrency: entry.reservedConcurrency, now: clock())
+            return try registered(name)
+        }
+        change(&definition)
+        try definition.validate()
+        let configuration = try definition.configuration(name: name, codeDirectory: codeDirectory(name, definition))
+        let now = clock()
+        try await store.saveFunction(name: name, definition: try Self.encode(definition), code: nil, now: now)
+        return try await start(configuration, definition: definition, now: now)
+    }
+
+    func updateCode(_ entry: FunctionRegistry.Entry, zip: Data) async throws -> FunctionRegistry.Entry {
+        let name = entry.configuration.name
+        guard var definition = entry.definition else {
+            throw ServiceError.invalidParameter("\(name) is declared in the configuration file; its code is the library the file names")
+        }
+        let current = codeDirectory(name, definition)
+        let directory = try unpack(zip, for: name, into: &definition)
+        do {
+            let configuration = try definition.configuration(name: name, codeDirectory: directory)
+            let now = clock()
+            try await store.saveFunction(name: name, definition: try Self.encode(definition), code: Array(zip), now: now)
+            let updated = try await start(configuration, definition: definition, now: now)
+            if current != directory { try? FileManager.default.removeItem(atPath: current) }
+            return updated
+        } catch {
+            if current != directory { try? FileManager.default.removeItem(atPath: directory) }
+            throw error
+        }
+    }
+
+    func delete(_ entry: FunctionRegistry.Entry) async throws {
+        let name = entry.configuration.name
+        await registry.remove(name)
+        if entry.definition != nil {
+            try await store.deleteFunction(named: name)
+            try? FileManager.default.removeItem(atPath: codeRoot + "/" + name)
+        }
+    }
+
+    /// Stores what the API changed on a created function (event invoke config, concurrency).
+    func persist(_ name: String) async throws {
+        guard let entry = registry.entry(named: name), var definition = entry.definition else { return }
+        definition.invokeConfig = entry.asyncSettings.invokeConfig
+        definition.deadLetterTarget = entry.asyncSettings.deadLetterTarget
+        definition.reservedConcurrency = entry.reservedConcurrency
+        registry.setDefinition(name, definition)
+        try await store.saveFunction(name: name, definition: try Self.encode(definition), code: nil, now: clock())
+    }
+
+    /// Starts the functions stored by earlier runs, except those the configuration file declares.
+    /// A function that cannot start any more is logged and left stored, not dropped.
+    func restore(declared: Set<String>) async throws {
+        for stored in try await store.storedFunctions() {
+            guard !declared.contains(stored.name) else {
+                logger.notice("the configuration file declares \(stored.name); the version created through the API is not started",
+                              metadata: ["function": "\(stored.name)"])
+                continue
+            }
+            do {
+                let definition = try JSONDecoder().decode(FunctionDefinition.self, from: Data(stored.definition.utf8))
+                let directory = codeDirectory(stored.name, definition)
+                if !FileManager.default.fileExists(atPath: directory) {
+                    try Self.unpackAtomically(Data(stored.code), into: directory)
+                }
+                let configuration = try definition.configuration(name: stored.name, codeDirectory: directory)
+                _ = try await start(configuration, definition: definition, now: stored.modifiedAtMilliseconds)
+            } catch {
+                logger.error("cannot start the stored function \(stored.name): \(error)", metadata: ["function": "\(stored.name)"])
+            }
+        }
+    }
+
+    // MARK: Parts
+
+    private func start(_ configuration: FunctionConfiguration, definition: FunctionDefinition, now: Int64) async throws -> FunctionRegistry.Entry {
+        let settings = ConfigurationFile.AsyncSettings(invokeConfig: definition.invokeConfig, deadLetterTarget: definition.deadLetterTarget)
+        try await registry.add(configuration, asyncSettings: settings, definition: definition,
+                               reservedConcurrency: definition.reservedConcurrency, now: now)
+        return try registered(configuration.name)
+    }
+
+    private func registered(_ name: String) throws -> FunctionRegistry.Entry {
+        guard let entry = registry.entry(named: name) else { throw ServiceError.resourceNotFound("Function not found: \(name)") }
+        return entry
+    }
+
+    /// Unpacks the zip into the directory of its digest and records the digest and size.
+    private func unpack(_ zip: Data, for name: String, into definition: inout FunctionDefinition) throws -> String {
+        let digest = SHA256.hash(data: zip)
+        definition.codeSha256 = Data(digest).base64EncodedString()
+        definition.codeSize = zip.count
+        let directory = codeDirectory(name, definition)
+        guard !FileManager.default.fileExists(atPath: directory) else { return directory }
+        do {
+            try Self.unpackAtomically(zip, into: directory)
+        } catch let error as CodeArchiveError {
+            throw ServiceError.invalidParameter(error.description)
+        }
+        return directory
+    }
+
+    /// Unpacks beside the target, then renames: a crash never leaves a half-unpacked version.
+    private static func unpackAtomically(_ zip: Data, into directory: String) throws {
+        let staging = directory + ".partial-\(RequestID.make())"
+        try CodeArchive.unpack(zip, into: staging)
+        do {
+            try FileManager.default.moveItem(atPath: staging, toPath: directory)
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging)
+            guard FileManager.default.fileExists(atPath: directory) else { throw error }
+        }
+    }
+
+    private func codeDirectory(_ name: String, _ definition: FunctionDefinition) -> String {
+        let hex = Data(base64Encoded: definition.codeSha256).map { $0.prefix(8).map { String(format: "%02x", $0) }.joined() } ?? "code"
+        return "\(codeRoot)/\(name)/\(hex)"
+    }
+
+    private static func encode(_ definition: FunctionDefinition) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(definition), as: UTF8.self)
+    }
+
+    /// A file-declared function seen as a definition, to apply API changes to it.
+    static func definition(of entry: FunctionRegistry.Entry) -> FunctionDefinition {
+        let configuration = entry.configuration
+        return FunctionDefinition(
+            handler: configuration.handler.description, runtime: "provided.al2023", role: "", description: "",
+            timeoutSeconds: Int(configuration.timeoutSeconds.rounded(.up)), memoryMB: configuration.memoryMB,
+            environment: configuration.environment, deadLetterTarget: entry.asyncSettings.deadLetterTarget,
+            invokeConfig: entry.asyncSettings.invokeConfig, reservedConcurrency: entry.reservedConcurrency, codeSha256: "", codeSize: 0)
+    }
+}
