@@ -43,6 +43,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // MARK: C modules
@@ -72,14 +74,21 @@ let package = Package(
         .target(name: "ChuteStore", dependencies: ["ChuteCore", "CSQLite"], swiftSettings: strictSwift),
         // The asynchronous invocation pipeline: dispatcher, retries, routing to destinations.
         .target(
-            name: "ChuteAsync", dependencies: ["ChuteCore", "ChuteStore", "ChuteWorkers"],
+            name: "ChuteAsync",
+            dependencies: [
+                "ChuteCore", "ChuteStore", "ChuteWorkers",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSwift),
         // `chute serve`: the host process, its HTTP APIs (Lambda, SQS) and its services.
         .target(
             name: "ChuteServer",
             dependencies: [
-                "ChuteCore", "ChuteStore", "ChuteWorkers", "ChuteAsync", "ChuteHost",
+                "ChuteCore", "ChuteABI", "ChuteStore", "ChuteWorkers", "ChuteAsync", "ChuteHost",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),

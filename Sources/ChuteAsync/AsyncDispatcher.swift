@@ -1,6 +1,7 @@
 import ChuteCore
 import ChuteStore
 import ChuteWorkers
+import Logging
 import Synchronization
 
 /// Runs accepted asynchronous invocations: claims due events from the store, runs each on its
@@ -15,6 +16,8 @@ public final class AsyncDispatcher: Sendable {
     public let directory: any AsyncFunctionDirectory
     /// This host's name in leases.
     public let owner: String
+    public let metrics: FunctionMetrics
+    private let logger: Logger
     private let leaseMilliseconds: Int64
     private let claimLimit: Int
     private let slots = SlotLimiter()
@@ -23,10 +26,13 @@ public final class AsyncDispatcher: Sendable {
     private let wakeRequested = Atomic<Bool>(false)
 
     public init(store: any AsyncEventStore, directory: any AsyncFunctionDirectory, owner: String,
+                metrics: FunctionMetrics = FunctionMetrics(), logger: Logger = Logger(label: "chute.async", factory: { _ in SwiftLogNoOpLogHandler() }),
                 leaseMilliseconds: Int64 = 16 * 60 * 1000, claimLimit: Int = 256) {
         self.store = store
         self.directory = directory
         self.owner = owner
+        self.metrics = metrics
+        self.logger = logger
         self.leaseMilliseconds = leaseMilliseconds
         self.claimLimit = claimLimit
     }
@@ -40,6 +46,7 @@ public final class AsyncDispatcher: Sendable {
     public func accept(_ events: [AsyncEvent]) async throws {
         try await store.accept(events)
         counters.withLock { $0.eventsReceived += events.count }
+        for event in events { metrics.received(event.functionName) }
         wake()
     }
 
@@ -108,8 +115,13 @@ public final class AsyncDispatcher: Sendable {
             return
         }
         let config = function.invokeConfig
+        var logger = logger
+        logger[metadataKey: "requestId"] = "\(event.requestID)"
+        logger[metadataKey: "function"] = "\(function.name)"
         if let condition = AsyncRetryPolicy.expiry(of: event, now: now, config: config) {
             counters.withLock { $0.eventsDropped += 1 }
+            metrics.dropped(function.name)
+            logger.notice("event aged out before its attempt", metadata: ["condition": "\(condition.rawValue)"])
             await settle(event, .finished(finish(event, condition, function: function, arn: function.arn, response: nil, now: now)), now: now)
             return
         }
@@ -118,10 +130,19 @@ public final class AsyncDispatcher: Sendable {
             attempt = .zeroReservedConcurrency
         } else {
             await slots.acquire(function.name, limit: function.effectiveConcurrency)
+            metrics.eventAge(function.name, milliseconds: now - event.receivedAtMilliseconds)
+            metrics.started(function.name)
             let result = await function.pool.invoke(Invocation(requestID: event.requestID, attempt: event.invokeCount + 1, payload: event.payload))
             slots.release(function.name)
+            if case .completed(let report) = result {
+                metrics.finished(function.name, durationNanoseconds: report.durationNanoseconds, functionError: !report.outcome.isSuccess)
+            } else {
+                metrics.abandoned(function.name)
+            }
             attempt = AttemptResult(result)
         }
+        if case .throttled = attempt { metrics.throttled(function.name) }
+        if case .zeroReservedConcurrency = attempt { metrics.throttled(function.name) }
         counters.withLock { counters in
             switch attempt {
             case .success: counters.invocations += 1
@@ -133,19 +154,41 @@ public final class AsyncDispatcher: Sendable {
         let response: [UInt8]? = if case .success(let bytes) = attempt { bytes } else { nil }
         switch AsyncRetryPolicy.next(after: attempt, for: &event, now: now, config: config) {
         case .runAgain:
+            logger.info("attempt \(event.invokeCount) failed; runs again", metadata: [
+                "dueAt": "\(event.dueAtMilliseconds)", "error": "\(event.lastFailure?.error.errorType ?? "throttled")"])
             await settle(event, .runAgain, now: now)
         case .finish(let condition):
-            if !condition.isSuccess { counters.withLock { $0.eventsDropped += 1 } }
+            if !condition.isSuccess {
+                counters.withLock { $0.eventsDropped += 1 }
+                metrics.dropped(function.name)
+                logger.notice("event failed", metadata: ["condition": "\(condition.rawValue)", "attempts": "\(event.invokeCount)"])
+            } else {
+                logger.debug("event succeeded", metadata: ["attempts": "\(event.invokeCount)"])
+            }
             await settle(event, .finished(finish(event, condition, function: function, arn: function.arn, response: response, now: now)), now: now)
         }
     }
 
     private func settle(_ event: AsyncEvent, _ outcome: Settlement.Outcome, now: Int64) async {
         do {
-            try await store.settle([Settlement(event: event, owner: owner, outcome: outcome)], now: now)
+            let report = try await store.settle([Settlement(event: event, owner: owner, outcome: outcome)], now: now)
+            for failure in report.undelivered {
+                switch failure.purpose {
+                case .destination:
+                    counters.withLock { $0.destinationDeliveryFailures += 1 }
+                    metrics.destinationDeliveryFailed(failure.functionName)
+                case .deadLetter:
+                    counters.withLock { $0.deadLetterErrors += 1 }
+                    metrics.deadLetterFailed(failure.functionName)
+                }
+                logger.warning("a record could not be delivered and is kept for redelivery", metadata: [
+                    "requestId": "\(failure.requestID)", "function": "\(failure.functionName)", "queue": "\(failure.queue)"])
+            }
         } catch {
             // The lease still holds the event: it runs again once the lease expires (at-least-once).
             counters.withLock { $0.settleFailures += 1 }
+            logger.error("cannot settle the event; it runs again when its lease expires", metadata: [
+                "requestId": "\(event.requestID)", "error": "\(error)"])
         }
     }
 
@@ -166,16 +209,27 @@ public final class AsyncDispatcher: Sendable {
             switch Destination.parse(target) {
             case .success(.queue(let name)):
                 let attributes = dead.attributes.map { MessageAttribute(name: $0.name, dataType: $0.dataType, value: $0.value) }
-                finished.deliveries.append(QueueDelivery(queue: name, message: QueueMessage(body: dead.body, attributes: attributes)))
+                finished.deliveries.append(QueueDelivery(queue: name, message: QueueMessage(body: dead.body, attributes: attributes),
+                                                         purpose: .deadLetter))
             case .success:
-                finished.undeliverable.append((target, "dead-letter delivery to \(target) is not available yet: only queues are"))
+                deadLetterFailure((target, "dead-letter delivery to \(target) is not available yet: only queues are"), event, into: &finished)
             case .failure(let error):
-                finished.undeliverable.append((target, error.message))
+                deadLetterFailure((target, error.message), event, into: &finished)
             }
         }
-        let failures = finished.undeliverable.count
-        if failures > 0 { counters.withLock { $0.destinationDeliveryFailures += failures } }
         return finished
+    }
+
+    private func deadLetterFailure(_ failure: (String, String), _ event: AsyncEvent, into finished: inout FinishedEvent) {
+        finished.undeliverable.append(failure)
+        counters.withLock { $0.deadLetterErrors += 1 }
+        metrics.deadLetterFailed(event.functionName)
+    }
+
+    private func destinationFailure(_ failure: (String, String), _ event: AsyncEvent, into finished: inout FinishedEvent) {
+        finished.undeliverable.append(failure)
+        counters.withLock { $0.destinationDeliveryFailures += 1 }
+        metrics.destinationDeliveryFailed(event.functionName)
     }
 
     private func route(record: [UInt8], to arn: String, for event: AsyncEvent, now: Int64, into finished: inout FinishedEvent) {
@@ -184,7 +238,7 @@ public final class AsyncDispatcher: Sendable {
             finished.deliveries.append(QueueDelivery(queue: name, message: QueueMessage(body: record)))
         case .success(.function(let name, let qualifier)):
             guard event.chainDepth < AsyncEvent.maximumChainDepth else {
-                finished.undeliverable.append((arn, "invocation chain stopped after \(AsyncEvent.maximumChainDepth) functions (Lambda's recursion limit)"))
+                destinationFailure((arn, "invocation chain stopped after \(AsyncEvent.maximumChainDepth) functions (Lambda's recursion limit)"), event, into: &finished)
                 return
             }
             var followUp = AsyncEvent(requestID: RequestID.make(), functionName: name, qualifier: qualifier, payload: record,
@@ -192,9 +246,9 @@ public final class AsyncDispatcher: Sendable {
             followUp.chainDepth = event.chainDepth + 1
             finished.followUps.append(followUp)
         case .success(.topic), .success(.eventBus):
-            finished.undeliverable.append((arn, "delivery to \(arn) is not available yet: queues and functions are"))
+            destinationFailure((arn, "delivery to \(arn) is not available yet: queues and functions are"), event, into: &finished)
         case .failure(let error):
-            finished.undeliverable.append((arn, error.message))
+            destinationFailure((arn, error.message), event, into: &finished)
         }
     }
 }
@@ -209,5 +263,7 @@ public struct AsyncStatistics: Sendable, Hashable {
     /// Events that finished without a successful run (AsyncEventsDropped).
     public var eventsDropped = 0
     public var destinationDeliveryFailures = 0
+    /// Dead-letter messages that could not be delivered (DeadLetterErrors).
+    public var deadLetterErrors = 0
     public var settleFailures = 0
 }

@@ -6,6 +6,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import Prometheus
 import ServiceLifecycle
 
 /// `chute serve`: the functions of a configuration file behind Lambda's and SQS's HTTP APIs, with
@@ -35,9 +36,15 @@ public enum HostServer {
         let clock: @Sendable () -> Int64 = { wallMilliseconds() }
         let manager = FunctionManager(registry: registry, store: store, codeRoot: dataDirectory + "/functions", clock: clock, logger: logger)
         try await manager.restore(declared: Set(configuration.functions.map(\.name)))
-        let dispatcher = AsyncDispatcher(store: store, directory: registry, owner: "host-\(getpid())")
+        let prometheus = PrometheusCollectorRegistry()
+        let metrics = FunctionMetrics(factory: PrometheusMetricsFactory(registry: prometheus))
+        let dispatcher = AsyncDispatcher(store: store, directory: registry, owner: "host-\(getpid())", metrics: metrics,
+                                         logger: logger)
 
         let router = Router()
+        router.get("/metrics") { _, _ in
+            AWSResponse.bytes(prometheus.emitToBuffer(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
         LambdaAPI(registry: registry, manager: manager, dispatcher: dispatcher, limits: .init(), clock: clock).register(on: router)
         SQSAPI(store: store, region: FunctionConfiguration.defaultRegion, accountID: FunctionConfiguration.defaultAccountID, clock: clock).register(on: router)
         let application = Application(

@@ -20,9 +20,9 @@ public protocol AsyncEventStore: Sendable {
     /// new schedule, or its removal with its records in built-in queues (destination, dead-letter
     /// queue) and, for failures, the copy kept for people. A settlement whose lease `owner` no
     /// longer holds is skipped (another host took the event over). `now` stamps what it writes.
-    /// Returns how many were applied.
+    /// Reports how many were applied and which queue deliveries were kept as undeliverable.
     @discardableResult
-    func settle(_ settlements: [Settlement], now: Int64) async throws -> Int
+    func settle(_ settlements: [Settlement], now: Int64) async throws -> SettleReport
 
     /// Events that finished in failure, newest first, for people to inspect and redrive.
     func failedEvents(limit: Int) async throws -> [FailedEvent]
@@ -163,10 +163,45 @@ public struct FinishedEvent: Sendable {
 public struct QueueDelivery: Sendable, Hashable {
     public var queue: String
     public var message: QueueMessage
+    public var purpose: Purpose
 
-    public init(queue: String, message: QueueMessage) {
+    public enum Purpose: Sendable, Hashable {
+        /// The invocation record for an OnSuccess / OnFailure destination.
+        case destination
+        /// The original event for the function's dead-letter queue.
+        case deadLetter
+    }
+
+    public init(queue: String, message: QueueMessage, purpose: Purpose = .destination) {
         self.queue = queue
         self.message = message
+        self.purpose = purpose
+    }
+}
+
+/// What `settle` did: the settlements applied, and the deliveries a queue could not take (kept
+/// as undeliverable records), for metrics.
+public struct SettleReport: Sendable, Hashable {
+    public var applied = 0
+    public var undelivered: [UndeliveredQueueDelivery] = []
+
+    public init(applied: Int = 0, undelivered: [UndeliveredQueueDelivery] = []) {
+        self.applied = applied
+        self.undelivered = undelivered
+    }
+}
+
+public struct UndeliveredQueueDelivery: Sendable, Hashable {
+    public var requestID: String
+    public var functionName: String
+    public var queue: String
+    public var purpose: QueueDelivery.Purpose
+
+    public init(requestID: String, functionName: String, queue: String, purpose: QueueDelivery.Purpose) {
+        self.requestID = requestID
+        self.functionName = functionName
+        self.queue = queue
+        self.purpose = purpose
     }
 }
 

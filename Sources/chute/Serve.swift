@@ -14,6 +14,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on (0: any free port; the URL is printed).") var port = 9000
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @Option(help: "Log format on standard error: text, or json (one object per line with its requestId).") var logFormat = "text"
 
     func run() async throws {
         let file: ConfigurationFile
@@ -23,8 +24,19 @@ struct Serve: AsyncParsableCommand {
             Chute.printError("\(error)")
             throw ExitCode(64)
         }
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            Chute.printError("--log-level \(logLevel) is not one of trace, debug, info, notice, warning, error, critical")
+            throw ExitCode(64)
+        }
+        switch logFormat {
+        case "text": LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        case "json": LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+        default:
+            Chute.printError("--log-format \(logFormat) is not text or json")
+            throw ExitCode(64)
+        }
         var logger = Logger(label: "chute")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        logger.logLevel = level
         try await HostServer.run(configuration: file, dataDirectory: dataDir, host: host, port: port, logger: logger) { url in
             Chute.printLine("chute serve: listening on \(url) (\(file.functions.count) functions, data in \(dataDir))")
         }

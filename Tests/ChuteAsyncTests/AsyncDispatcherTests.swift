@@ -152,6 +152,19 @@ import Testing
         try await harness.dispatcher.runDue(now: Self.t0)
         let kept = try await harness.store.undeliverableRecords(limit: 10)
         #expect(kept.map(\.destination) == ["nowhere"])
+        #expect(harness.dispatcher.statistics.destinationDeliveryFailures == 1)
+        #expect(harness.dispatcher.statistics.deadLetterErrors == 0)
+        await harness.shutdown()
+    }
+
+    @Test func aMissingDeadLetterQueueCountsADeadLetterError() async throws {
+        var harness = try Harness()
+        try await harness.add("f", config: EventInvokeConfig(maximumRetryAttempts: 0), deadLetter: Self.queueARN("no-dlq"))
+        try await harness.send(#"{"action":"error","text":"x"}"#, to: "f", id: "dead")
+        try await harness.dispatcher.runDue(now: Self.t0)
+        #expect(try await harness.store.undeliverableRecords(limit: 10).map(\.destination) == ["no-dlq"])
+        #expect(harness.dispatcher.statistics.deadLetterErrors == 1)
+        #expect(harness.dispatcher.statistics.destinationDeliveryFailures == 0)
         await harness.shutdown()
     }
 

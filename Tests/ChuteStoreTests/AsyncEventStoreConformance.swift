@@ -23,9 +23,9 @@ struct AsyncEventStoreConformance {
         // The first host lost its leases: its results are not applied.
         var late = first[0]
         late.invokeCount = 1
-        let applied = try await store.settle([Settlement(event: late, owner: "host-1", outcome: .finished(FinishedEvent(condition: .success, record: "{}")))], now: t0)
+        let applied = try await store.settle([Settlement(event: late, owner: "host-1", outcome: .finished(FinishedEvent(condition: .success, record: "{}")))], now: t0).applied
         #expect(applied == 0)
-        #expect(try await store.settle([Settlement(event: takenOver[0], owner: "host-2", outcome: .finished(FinishedEvent(condition: .success, record: "{}")))], now: t0) == 1)
+        #expect(try await store.settle([Settlement(event: takenOver[0], owner: "host-2", outcome: .finished(FinishedEvent(condition: .success, record: "{}")))], now: t0).applied == 1)
     }
 
     func acceptingTheSameRequestTwiceKeepsOne() async throws {
@@ -42,7 +42,7 @@ struct AsyncEventStoreConformance {
         let failure = AttemptFailure(kind: .unhandled, error: FunctionError(errorType: "Sandbox.Timedout", errorMessage: "late", stackTrace: ["a", "b"]))
         let step = AsyncRetryPolicy.next(after: .functionError(failure), for: &claimed, now: t0 + 500, config: EventInvokeConfig())
         #expect(step == .runAgain(atMilliseconds: t0 + 60_500))
-        #expect(try await store.settle([Settlement(event: claimed, owner: "h", outcome: .runAgain)], now: t0) == 1)
+        #expect(try await store.settle([Settlement(event: claimed, owner: "h", outcome: .runAgain)], now: t0).applied == 1)
         #expect(try await store.claim(owner: "h", now: t0 + 60_499, limit: 1, leaseMilliseconds: 10_000).isEmpty)
         let again = try #require(try await store.claim(owner: "h", now: t0 + 60_500, limit: 1, leaseMilliseconds: 10_000).first)
         #expect(again.requestID == "r")
@@ -68,7 +68,7 @@ struct AsyncEventStoreConformance {
                 MessageAttribute(name: $0.name, dataType: $0.dataType, value: $0.value)
             })),
         ])
-        #expect(try await store.settle([Settlement(event: claimed, owner: "h", outcome: .finished(finished))], now: t0) == 1)
+        #expect(try await store.settle([Settlement(event: claimed, owner: "h", outcome: .finished(finished))], now: t0).applied == 1)
 
         let destination = try await store.receive(from: "on-failure", limit: 10, visibilityMilliseconds: 30_000, now: t0)
         #expect(destination.map { String(decoding: $0.message.body, as: UTF8.self) } == [record])
@@ -111,7 +111,9 @@ struct AsyncEventStoreConformance {
         let finished = FinishedEvent(condition: .success, record: #"{"r":1}"#,
                                      deliveries: [QueueDelivery(queue: "gone", message: QueueMessage(body: [1]))],
                                      undeliverable: [(destination: "arn:aws:sns:us-east-1:0:topic", reason: "topics are not supported yet")])
-        #expect(try await store.settle([Settlement(event: claimed, owner: "h", outcome: .finished(finished))], now: t0) == 1)
+        let report = try await store.settle([Settlement(event: claimed, owner: "h", outcome: .finished(finished))], now: t0)
+        #expect(report.applied == 1)
+        #expect(report.undelivered == [UndeliveredQueueDelivery(requestID: "m", functionName: "f", queue: "gone", purpose: .destination)])
         let kept = try await store.undeliverableRecords(limit: 10)
         #expect(kept.map(\.destination) == ["gone", "arn:aws:sns:us-east-1:0:topic"])
         #expect(kept.allSatisfy { $0.requestID == "m" && $0.record == #"{"r":1}"# })
@@ -242,7 +244,7 @@ struct AsyncEventStoreConformance {
         let record = "{\"pad\":\"" + String(repeating: "x", count: 2_000) + "\"}"
         let finished = FinishedEvent(condition: .success, record: record,
                                      deliveries: [QueueDelivery(queue: "small", message: QueueMessage(body: Array(record.utf8)))])
-        #expect(try await store.settle([Settlement(event: claimed, owner: "h", outcome: .finished(finished))], now: t0) == 1)
+        #expect(try await store.settle([Settlement(event: claimed, owner: "h", outcome: .finished(finished))], now: t0).applied == 1)
         let kept = try await store.undeliverableRecords(limit: 10)
         #expect(kept.map(\.requestID) == ["big"])
         #expect(kept.first?.reason.contains("MaximumMessageSize") == true)

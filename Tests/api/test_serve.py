@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.request
 
 import boto3
 import botocore.exceptions
@@ -261,6 +262,27 @@ functions:
         self.sqs.purge_queue(QueueUrl=url)
         self.assertEqual(self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
                          ["ApproximateNumberOfMessagesDelayed"], "0")
+
+    def test_prometheus_metrics_per_function(self):
+        self.lam.invoke(FunctionName="faults", Payload=b'{"action":"echo"}')
+        self.lam.invoke(FunctionName="faults", Payload=b'{"action":"error","text":"no"}')
+        self.lam.invoke(FunctionName="faults", InvocationType="Event", Payload=b'{"action":"echo"}')
+        drain(self.sqs, self.queue("done"), 1)
+
+        def sample(name):
+            text = urllib.request.urlopen(self.host.url + "/metrics").read().decode()
+            for line in text.splitlines():
+                if line.startswith(name + '{FunctionName="faults"}'):
+                    return float(line.split()[-1])
+            self.fail(name + " missing from /metrics:\n" + text)
+
+        self.assertEqual(sample("Invocations"), 3)
+        self.assertEqual(sample("Errors"), 1)
+        self.assertEqual(sample("AsyncEventsReceived"), 1)
+        self.assertEqual(sample("ConcurrentExecutions"), 0)
+        self.assertEqual(sample("Duration_count"), 3)
+        self.assertEqual(sample("AsyncEventAge_count"), 1)
+        self.assertEqual(sample("AsyncEventsDropped"), 0)
 
     def test_aws_cli(self):
         environment = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1")

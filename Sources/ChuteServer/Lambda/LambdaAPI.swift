@@ -116,16 +116,23 @@ struct LambdaAPI: Sendable {
         case "DryRun":
             return AWSResponse.bytes([], status: .noContent)
         case "RequestResponse":
+            let metrics = dispatcher.metrics
+            let name = entry.configuration.name
             if entry.reservedConcurrency == 0 {
+                metrics.throttled(name)
                 throw ServiceError(type: "TooManyRequestsException",
                                    message: "Rate Exceeded. (Reason: ReservedFunctionConcurrentInvocationLimitExceeded)", statusCode: 429)
             }
             let payload = try await body(&request, limit: limits.synchronousBytes, kind: "synchronous")
             let invocation = Invocation(payload: payload.isEmpty ? Array("{}".utf8) : payload)
+            metrics.started(name)
             switch await entry.pool.invoke(invocation) {
             case .throttled(let throttle):
+                metrics.abandoned(name)
+                metrics.throttled(name)
                 throw ServiceError(type: "TooManyRequestsException", message: throttle.description, statusCode: 429)
             case .completed(let report):
+                metrics.finished(name, durationNanoseconds: report.durationNanoseconds, functionError: !report.outcome.isSuccess)
                 var headers: HTTPFields = [HTTPField.Name("X-Amz-Executed-Version")!: qualifier]
                 if request.headers[HTTPField.Name("X-Amz-Log-Type")!] == "Tail" {
                     headers[HTTPField.Name("X-Amz-Log-Result")!] = logResult(report)

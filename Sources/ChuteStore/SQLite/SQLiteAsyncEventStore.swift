@@ -196,10 +196,10 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
     }
 
     @discardableResult
-    public func settle(_ settlements: [Settlement], now: Int64) async throws -> Int {
-        guard !settlements.isEmpty else { return 0 }
+    public func settle(_ settlements: [Settlement], now: Int64) async throws -> SettleReport {
+        guard !settlements.isEmpty else { return SettleReport() }
         return try await perform { connection throws(StoreError) in
-            var applied = 0
+            var report = SettleReport()
             for settlement in settlements {
                 let event = settlement.event
                 switch settlement.outcome {
@@ -213,12 +213,12 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                               .optionalText(event.lastFailure?.error.errorMessage),
                               .optionalText(event.lastFailure?.error.stackTrace.joined(separator: "\n")),
                               .text(event.requestID), .text(settlement.owner)])
-                    applied += connection.changes
+                    report.applied += connection.changes
                 case .finished(let finished):
                     try connection.run("DELETE FROM async_events WHERE request_id = ? AND lease_owner = ?",
                                        [.text(event.requestID), .text(settlement.owner)])
                     guard connection.changes == 1 else { continue }
-                    applied += 1
+                    report.applied += 1
                     if !finished.condition.isSuccess {
                         try connection.run("""
                             INSERT OR REPLACE INTO failed_events (request_id, function_name, qualifier, payload, received_at,
@@ -231,6 +231,8 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                         if let problem = try Self.deliver(connection, delivery, now: now) {
                             try Self.keepUndeliverable(connection, requestID: event.requestID, destination: delivery.queue,
                                                        reason: problem, record: finished.record)
+                            report.undelivered.append(UndeliveredQueueDelivery(
+                                requestID: event.requestID, functionName: event.functionName, queue: delivery.queue, purpose: delivery.purpose))
                         }
                     }
                     for followUp in finished.followUps { try Self.insert(connection, followUp) }
@@ -240,7 +242,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                     }
                 }
             }
-            return applied
+            return report
         }
     }
 

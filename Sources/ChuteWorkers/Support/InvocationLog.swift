@@ -15,7 +15,7 @@ final class InvocationLog: @unchecked Sendable {
 
     func emit(requestID: String, level: Int32, source: String, line: String) {
         var logger = logger
-        logger[metadataKey: "invocation.id"] = .string(requestID)
+        logger[metadataKey: "requestId"] = .string(requestID)
         logger[metadataKey: "handler.output"] = .string(source)
         logger.log(level: Self.level(level), "\(line)")
     }
