@@ -121,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "chute-bench",
             dependencies: [
-                "ChuteWorkers", "ChuteABI", "ChuteCore",
+                "ChuteWorkers", "ChuteABI", "ChuteCore", "ChuteStore", "ChuteAsync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

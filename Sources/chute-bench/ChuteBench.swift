@@ -36,10 +36,27 @@ struct ChuteBench: AsyncParsableCommand {
     @Option(help: "The fault-injection library (default: libChuteFaults.so beside this executable).")
     var faultsLibrary: String?
 
+    @Option(help: "What to measure: runtime (calls, pools, crashes) or async (the durable pipeline on SQLite).")
+    var suite = "runtime"
+
+    @Option(help: "Async suite: events per throughput run.")
+    var events = 100_000
+
+    @Option(help: "Async suite: fixed rates (events/s) for the latency runs, comma-separated.")
+    var rates = "1000,5000"
+
+    @Option(help: "Async suite: seconds per latency run.")
+    var latencySeconds = 5.0
+
     mutating func run() async throws {
         let noop = try noopLibrary ?? Self.beside("libChuteNoop.so")
         let faults = try faultsLibrary ?? Self.beside("libChuteFaults.so")
         var report = BenchReport()
+        if suite == "async" {
+            try await measureAsyncPipeline(noop, &report)
+            return
+        }
+        guard suite == "runtime" else { throw ValidationError("--suite must be runtime or async, not \(suite)") }
         report.line("# chute-bench: \(rounds) rounds, \(samples) samples, \(seconds) s per throughput round, batch \(batch)")
         report.line("")
         try measureCallCosts(noop, &report)
@@ -82,7 +99,7 @@ struct ChuteBench: AsyncParsableCommand {
 
     // MARK: Pools
 
-    private func pool(_ library: String, _ isolation: Isolation, concurrency: Int) async throws -> any FunctionPool {
+    func pool(_ library: String, _ isolation: Isolation, concurrency: Int) async throws -> any FunctionPool {
         var logger = Logger(label: "chute.bench")
         logger.logLevel = .error
         let configuration = FunctionConfiguration(name: "noop", library: library, isolation: isolation, concurrency: concurrency,
@@ -193,7 +210,7 @@ struct ChuteBench: AsyncParsableCommand {
 
     // MARK: Helpers
 
-    private static func beside(_ name: String) throws -> String {
+    static func beside(_ name: String) throws -> String {
         var buffer = [CChar](repeating: 0, count: 4096)
         let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard count > 0 else { throw ValidationError("cannot locate this executable to find \(name); pass its path") }

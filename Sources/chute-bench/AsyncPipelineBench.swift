@@ -1,0 +1,162 @@
+import ChuteAsync
+import ChuteCore
+import ChuteStore
+import ChuteWorkers
+import Foundation
+import Glibc
+import Synchronization
+
+/// The asynchronous pipeline end to end on the embedded store: events accepted durably (the 202
+/// point), run on the no-op handler, their invocation records committed to a destination queue.
+extension ChuteBench {
+    final class Directory: AsyncFunctionDirectory, @unchecked Sendable {
+        let function: AsyncFunction
+        init(_ function: AsyncFunction) { self.function = function }
+        func function(named name: String) -> AsyncFunction? { name == function.name ? function : nil }
+    }
+
+    struct Pipeline: Sendable {
+        let store: SQLiteAsyncEventStore
+        let dispatcher: AsyncDispatcher
+        let pool: any FunctionPool
+        let path: String
+    }
+
+    func makePipeline(_ library: String, isolation: Isolation) async throws -> Pipeline {
+        let path = NSTemporaryDirectory() + "chute-bench-\(RequestID.make()).sqlite"
+        let store = try SQLiteAsyncEventStore(path: path)
+        try await store.createQueue("done")
+        let pool = try await pool(library, isolation, concurrency: 2)
+        let function = AsyncFunction(name: "noop", arn: "arn:aws:lambda:us-east-1:000000000000:function:noop", pool: pool, concurrency: 2,
+                                     invokeConfig: EventInvokeConfig(onSuccess: "arn:aws:sqs:us-east-1:000000000000:done"))
+        let dispatcher = AsyncDispatcher(store: store, directory: Directory(function), owner: "bench", claimLimit: 1024)
+        return Pipeline(store: store, dispatcher: dispatcher, pool: pool, path: path)
+    }
+
+    static func wallMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+
+    func measureAsyncPipeline(_ library: String, _ report: inout BenchReport) async throws {
+        report.line("# chute-bench --suite async: \(events) events per throughput run, \(rounds) rounds, no-op handler, SQLite (WAL, synchronous=FULL)")
+        report.line("")
+        report.line("## Throughput: accepted durably -> executed -> record durable in a destination queue (events/s, median of \(rounds))")
+        report.line("| isolation | accept only (batches of 1,000) | end to end (batches of 1,000) | end to end (one event per accept, 256 callers) |")
+        report.line("|---|---|---|---|")
+        for isolation in [Isolation.thread, .process] {
+            var acceptRates: [Double] = []
+            var batchedRates: [Double] = []
+            var singleRates: [Double] = []
+            for _ in 0..<rounds {
+                let (accept, endToEnd) = try await throughput(library, isolation, batch: 1_000, callers: 4)
+                acceptRates.append(accept)
+                batchedRates.append(endToEnd)
+                singleRates.append(try await throughput(library, isolation, batch: 1, callers: 256).endToEnd)
+            }
+            report.line("| \(isolation) | \(Measure.rate(Measure.median(acceptRates))) | \(Measure.rate(Measure.median(batchedRates))) | \(Measure.rate(Measure.median(singleRates))) |")
+        }
+        report.line("")
+        report.line("## Latency at a fixed rate: accept returned -> record received from the destination queue (ms)")
+        report.line("| isolation | rate (events/s) | events | p50 | p99 | max |")
+        report.line("|---|---|---|---|---|---|")
+        let fixedRates = rates.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        for isolation in [Isolation.thread, .process] {
+            for rate in fixedRates {
+                let latencies = try await latency(library, isolation, rate: rate)
+                let ms = { (value: Int64) in Measure.format(Double(value) / 1e6, digits: 2) }
+                report.line("| \(isolation) | \(Measure.rate(Double(rate))) | \(latencies.count) | \(ms(Measure.percentile(latencies, 0.5))) | \(ms(Measure.percentile(latencies, 0.99))) | \(ms(latencies.max() ?? 0)) |")
+            }
+        }
+        report.line("")
+    }
+
+    /// Accepts `events` in batches from `callers` concurrent tasks while the dispatcher runs;
+    /// returns the accept rate and the rate until the last record is in the queue.
+    private func throughput(_ library: String, _ isolation: Isolation, batch: Int, callers: Int) async throws -> (accept: Double, endToEnd: Double) {
+        let pipeline = try await makePipeline(library, isolation: isolation)
+        defer { try? FileManager.default.removeItem(atPath: pipeline.path) }
+        let runner = Task { await pipeline.dispatcher.run(pollMilliseconds: 5, clock: Self.wallMilliseconds) }
+        let total = events
+        let start = Measure.now()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for caller in 0..<callers {
+                group.addTask {
+                    var next = caller * batch
+                    while next < total {
+                        let now = Self.wallMilliseconds()
+                        let chunk = (next..<min(total, next + batch)).map {
+                            AsyncEvent(requestID: "e\($0)", functionName: "noop", payload: Array("{}".utf8), receivedAtMilliseconds: now)
+                        }
+                        try await pipeline.dispatcher.accept(chunk)
+                        next += callers * batch
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let accepted = Measure.now()
+        while try await pipeline.store.queue("done", now: Self.wallMilliseconds())?.visibleMessages ?? 0 < total {
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        let finished = Measure.now()
+        runner.cancel()
+        await runner.value
+        await pipeline.pool.shutdown()
+        return (Double(total) / (Double(accepted - start) / 1e9), Double(total) / (Double(finished - start) / 1e9))
+    }
+
+    /// Accepts one event at a time at `rate` for `latencySeconds`, and reads the destination queue
+    /// as it fills: each record's latency is from its accept returning to its receipt.
+    private func latency(_ library: String, _ isolation: Isolation, rate: Int) async throws -> [Int64] {
+        let pipeline = try await makePipeline(library, isolation: isolation)
+        defer { try? FileManager.default.removeItem(atPath: pipeline.path) }
+        let runner = Task { await pipeline.dispatcher.run(pollMilliseconds: 5, clock: Self.wallMilliseconds) }
+        let total = Int(Double(rate) * latencySeconds)
+        let acceptedAt = AcceptTimes()
+        // Records are matched to accept times afterwards: a record can arrive before its
+        // accepting task has noted the time.
+        let reader = Task { () -> [(String, Int64)] in
+            var receipts: [(String, Int64)] = []
+            receipts.reserveCapacity(total)
+            let deadline = Measure.now() + Int64((latencySeconds + 30) * 1e9)
+            while receipts.count < total && Measure.now() < deadline {
+                let messages = (try? await pipeline.store.receive(from: "done", limit: 256, visibilityMilliseconds: 3_600_000,
+                                                                  now: Self.wallMilliseconds())) ?? []
+                let received = Measure.now()
+                for message in messages {
+                    let body = String(decoding: message.message.body, as: UTF8.self)
+                    guard let range = body.range(of: #""requestId":""#) else { continue }
+                    receipts.append((String(body[range.upperBound...].prefix { $0 != "\"" }), received))
+                }
+                if messages.isEmpty { try? await Task.sleep(for: .microseconds(500)) }
+            }
+            return receipts
+        }
+        let interval = 1e9 / Double(rate)
+        let start = Measure.now()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<total {
+                let due = start + Int64(Double(index) * interval)
+                let wait = due - Measure.now()
+                if wait > 200_000 { try await Task.sleep(for: .nanoseconds(wait)) }
+                group.addTask {
+                    let id = "l\(index)"
+                    try await pipeline.dispatcher.accept([AsyncEvent(requestID: id, functionName: "noop", payload: Array("{}".utf8),
+                                                                     receivedAtMilliseconds: Self.wallMilliseconds())])
+                    let accepted = Measure.now()
+                    acceptedAt.times.withLock { $0[id] = accepted }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let accepted = acceptedAt.times.withLock { $0 }
+        let latencies = await reader.value.compactMap { id, received in accepted[id].map { received - $0 } }
+        runner.cancel()
+        await runner.value
+        await pipeline.pool.shutdown()
+        return latencies
+    }
+}
+
+/// When each event's accept returned, by request id.
+final class AcceptTimes: Sendable {
+    let times = Mutex<[String: Int64]>([:])
+}
