@@ -97,22 +97,35 @@ public final class AsyncDispatcher: Sendable {
     @discardableResult
     public func runDue(now: Int64) async throws -> Int {
         let events = try await store.claim(owner: owner, now: now, limit: claimLimit, leaseMilliseconds: leaseMilliseconds)
-        await withTaskGroup(of: Void.self) { group in
+        await withTaskGroup(of: Settlement.self) { group in
             for event in events {
                 group.addTask { [self] in await process(event, now: now) }
             }
+            // Results are stored in groups: one store call (one commit, one wake-up) per group
+            // rather than per event.
+            var ready: [Settlement] = []
+            for await settlement in group {
+                ready.append(settlement)
+                if ready.count >= Self.settleGroupSize {
+                    await settle(ready, now: now)
+                    ready.removeAll(keepingCapacity: true)
+                }
+            }
+            await settle(ready, now: now)
         }
         return events.count
     }
 
-    private func process(_ claimed: AsyncEvent, now: Int64) async {
+    /// Most results stored in one call while a claim is still running.
+    static let settleGroupSize = 64
+
+    private func process(_ claimed: AsyncEvent, now: Int64) async -> Settlement {
         var event = claimed
         guard let function = directory.function(named: event.functionName) else {
             event.lastFailure = AttemptFailure(kind: .unhandled, error: FunctionError(
                 errorType: "ResourceNotFoundException", errorMessage: "Function not found: \(event.functionName)"))
             let arn = "arn:aws:lambda:::function:\(event.functionName)"
-            await settle(event, .finished(finish(event, .retriesExhausted, function: nil, arn: arn, response: nil, now: now)), now: now)
-            return
+            return Settlement(event: event, owner: owner, outcome: .finished(finish(event, .retriesExhausted, function: nil, arn: arn, response: nil, now: now)))
         }
         let config = function.invokeConfig
         var logger = logger
@@ -122,8 +135,7 @@ public final class AsyncDispatcher: Sendable {
             counters.withLock { $0.eventsDropped += 1 }
             metrics.dropped(function.name)
             logger.notice("event aged out before its attempt", metadata: ["condition": "\(condition.rawValue)"])
-            await settle(event, .finished(finish(event, condition, function: function, arn: function.arn, response: nil, now: now)), now: now)
-            return
+            return Settlement(event: event, owner: owner, outcome: .finished(finish(event, condition, function: function, arn: function.arn, response: nil, now: now)))
         }
         let attempt: AttemptResult
         if function.reservedConcurrency == 0 {
@@ -156,7 +168,7 @@ public final class AsyncDispatcher: Sendable {
         case .runAgain:
             logger.info("attempt \(event.invokeCount) failed; runs again", metadata: [
                 "dueAt": "\(event.dueAtMilliseconds)", "error": "\(event.lastFailure?.error.errorType ?? "throttled")"])
-            await settle(event, .runAgain, now: now)
+            return Settlement(event: event, owner: owner, outcome: .runAgain)
         case .finish(let condition):
             if !condition.isSuccess {
                 counters.withLock { $0.eventsDropped += 1 }
@@ -165,13 +177,14 @@ public final class AsyncDispatcher: Sendable {
             } else {
                 logger.debug("event succeeded", metadata: ["attempts": "\(event.invokeCount)"])
             }
-            await settle(event, .finished(finish(event, condition, function: function, arn: function.arn, response: response, now: now)), now: now)
+            return Settlement(event: event, owner: owner, outcome: .finished(finish(event, condition, function: function, arn: function.arn, response: response, now: now)))
         }
     }
 
-    private func settle(_ event: AsyncEvent, _ outcome: Settlement.Outcome, now: Int64) async {
+    private func settle(_ settlements: [Settlement], now: Int64) async {
+        guard !settlements.isEmpty else { return }
         do {
-            let report = try await store.settle([Settlement(event: event, owner: owner, outcome: outcome)], now: now)
+            let report = try await store.settle(settlements, now: now)
             for failure in report.undelivered {
                 switch failure.purpose {
                 case .destination:
@@ -185,10 +198,10 @@ public final class AsyncDispatcher: Sendable {
                     "requestId": "\(failure.requestID)", "function": "\(failure.functionName)", "queue": "\(failure.queue)"])
             }
         } catch {
-            // The lease still holds the event: it runs again once the lease expires (at-least-once).
-            counters.withLock { $0.settleFailures += 1 }
-            logger.error("cannot settle the event; it runs again when its lease expires", metadata: [
-                "requestId": "\(event.requestID)", "error": "\(error)"])
+            // The leases still hold the events: they run again once the leases expire (at-least-once).
+            counters.withLock { $0.settleFailures += settlements.count }
+            logger.error("cannot settle \(settlements.count) events; they run again when their leases expire", metadata: [
+                "requestIds": "\(settlements.map(\.event.requestID).joined(separator: ","))", "error": "\(error)"])
         }
     }
 

@@ -94,7 +94,7 @@ extension ChuteBench {
         }
         let accepted = Measure.now()
         while try await pipeline.store.queue("done", now: Self.wallMilliseconds())?.visibleMessages ?? 0 < total {
-            try await Task.sleep(for: .milliseconds(2))
+            try await Task.sleep(for: .milliseconds(50))
         }
         let finished = Measure.now()
         runner.cancel()
