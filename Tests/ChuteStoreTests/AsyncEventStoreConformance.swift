@@ -186,6 +186,8 @@ struct AsyncEventStoreConformance {
         try await store.purgeQueue("q")
         #expect(try await store.receive(from: "q", limit: 10, visibilityMilliseconds: nil, now: t0 + 1_000_000).isEmpty)
         #expect(try await store.queue("missing", now: t0) == nil)
+        #expect(try await store.queueSettings("missing") == nil)
+        #expect(try await store.queueSettings("q")?.attributes.visibilityTimeoutSeconds == 60)
         await #expect(throws: StoreError.self) { try await store.setQueueAttributes("missing", attributes, now: t0) }
     }
 

@@ -70,9 +70,11 @@ struct SQSAPI: Sendable {
 
     static let queueDoesNotExist = ServiceError(type: "QueueDoesNotExist", message: "The specified queue does not exist.")
 
-    /// The queue named by `QueueUrl`, as it is now.
-    func existingQueue(_ input: SQSInput) async throws -> QueueState {
-        guard let queue = try await store.queue(try input.queueName(), now: clock()) else { throw Self.queueDoesNotExist }
+    /// The queue named by `QueueUrl`; its message counts only when `counted` (they cost a scan).
+    func existingQueue(_ input: SQSInput, counted: Bool = false) async throws -> QueueState {
+        let name = try input.queueName()
+        let queue = counted ? try await store.queue(name, now: clock()) : try await store.queueSettings(name)
+        guard let queue else { throw Self.queueDoesNotExist }
         return queue
     }
 }

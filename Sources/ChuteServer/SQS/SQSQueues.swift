@@ -46,7 +46,7 @@ extension SQSAPI {
     }
 
     func getQueueAttributes(_ input: SQSInput) async throws -> [String: Any] {
-        let queue = try await existingQueue(input)
+        let queue = try await existingQueue(input, counted: true)
         var all = queue.attributes.strings(region: region, accountID: accountID)
         all["QueueArn"] = QueueAttributes.queueArn(queue.name, region: region, accountID: accountID)
         all["ApproximateNumberOfMessages"] = String(queue.visibleMessages)

@@ -31,6 +31,10 @@ extension SQLiteAsyncEventStore {
         try await perform { connection throws(StoreError) in try Self.queueState(connection, name, now: now) }
     }
 
+    public func queueSettings(_ name: String) async throws -> QueueState? {
+        try await perform { connection throws(StoreError) in try Self.queueRow(connection, name) }
+    }
+
     public func queueNames() async throws -> [String] {
         try await perform { connection throws(StoreError) in
             var names: [String] = []
