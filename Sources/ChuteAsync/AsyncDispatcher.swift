@@ -4,24 +4,27 @@ import ChuteWorkers
 import Logging
 import Synchronization
 
-/// Runs accepted asynchronous invocations: claims due events from the store, runs each on its
-/// function's pool, applies Lambda's retry rules, and settles the result with its records in one
-/// transaction (destination record, dead-letter message, follow-up event for a function
+/// Runs accepted asynchronous invocations: claims due events from the store, runs them on their
+/// functions' pools, applies Lambda's retry rules, and settles the results with their records in
+/// one transaction each (destination record, dead-letter message, follow-up event for a function
 /// destination).
 ///
-/// `runDue(now:)` is one pass at a given time, which is how tests drive it with a virtual clock;
-/// `run()` repeats it on the wall clock, woken at once by `accept`.
+/// Claimed events wait in per-function lanes (`FunctionLanes`); up to the function's concurrency
+/// runners drain each lane in chunks, one pool hand-off and one store call per chunk rather than
+/// per event. `run()` keeps claiming while earlier claims run, so a slow function never holds up
+/// another one, and stops claiming a function whose lane is full. `runDue(now:)` is one pass at a
+/// given time, run to completion: that is how tests drive it with a virtual clock.
 public final class AsyncDispatcher: Sendable {
     public let store: any AsyncEventStore
     public let directory: any AsyncFunctionDirectory
     /// This host's name in leases.
     public let owner: String
     public let metrics: FunctionMetrics
-    private let logger: Logger
+    let logger: Logger
     private let leaseMilliseconds: Int64
     private let claimLimit: Int
-    private let slots = SlotLimiter()
-    private let counters = Mutex(AsyncStatistics())
+    private let lanes = FunctionLanes()
+    let counters = Mutex(AsyncStatistics())
     private let wakeUp = Mutex<CheckedContinuation<Void, Never>?>(nil)
     private let wakeRequested = Atomic<Bool>(false)
 
@@ -46,7 +49,9 @@ public final class AsyncDispatcher: Sendable {
     public func accept(_ events: [AsyncEvent]) async throws {
         try await store.accept(events)
         counters.withLock { $0.eventsReceived += events.count }
-        for event in events { metrics.received(event.functionName) }
+        var perFunction: [String: Int] = [:]
+        for event in events { perFunction[event.functionName, default: 0] += 1 }
+        for (function, count) in perFunction { metrics.received(function, count: count) }
         wake()
     }
 
@@ -60,15 +65,91 @@ public final class AsyncDispatcher: Sendable {
 
     // MARK: Running
 
-    /// Runs until the task is cancelled: a pass whenever events were accepted, and at least every
-    /// `pollMilliseconds` for retries that became due.
+    /// Most events held (claimed, not yet settled) at once: claims continue while earlier ones
+    /// run, up to this.
+    private var holdLimit: Int { claimLimit * 2 }
+
+    /// Runs until the task is cancelled: claims whenever events were accepted or a chunk finished,
+    /// and at least every `pollMilliseconds` for retries that became due. On cancellation, chunks
+    /// already running finish and are stored; claimed events not yet started are released.
     public func run(pollMilliseconds: Int64 = 100, clock: @escaping @Sendable () -> Int64) async {
-        while !Task.isCancelled {
-            wakeRequested.store(false, ordering: .releasing)
-            let ran = (try? await runDue(now: clock())) ?? 0
-            if ran > 0 || wakeRequested.load(ordering: .acquiring) { continue }
-            await sleep(milliseconds: pollMilliseconds)
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                wakeRequested.store(false, ordering: .releasing)
+                let room = holdLimit - lanes.held
+                if room > 0 {
+                    let saturated = lanes.saturated(backlogLimit: backlogLimit)
+                    let claimed = (try? await store.claim(owner: owner, now: clock(), limit: min(claimLimit, room),
+                                                          leaseMilliseconds: leaseMilliseconds, excluding: saturated)) ?? []
+                    if !claimed.isEmpty {
+                        startRunners(for: claimed, in: &group, clock: clock)
+                        continue
+                    }
+                }
+                if wakeRequested.load(ordering: .acquiring) { continue }
+                await sleep(milliseconds: pollMilliseconds)
+            }
         }
+        let unstarted = lanes.takeAllWaiting()
+        if !unstarted.isEmpty {
+            do {
+                try await store.release(unstarted.map(\.requestID), owner: owner)
+            } catch {
+                logger.error("cannot release \(unstarted.count) claimed events; they run again when their leases expire", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Claims every event due at `now` (up to the claim limit), runs them within each function's
+    /// concurrency and stores every result before returning. Returns how many were claimed.
+    @discardableResult
+    public func runDue(now: Int64) async throws -> Int {
+        let events = try await store.claim(owner: owner, now: now, limit: claimLimit, leaseMilliseconds: leaseMilliseconds)
+        await withDiscardingTaskGroup { group in
+            startRunners(for: events, in: &group, clock: { now })
+        }
+        return events.count
+    }
+
+    private func startRunners(for events: [AsyncEvent], in group: inout DiscardingTaskGroup, clock: @escaping @Sendable () -> Int64) {
+        for function in lanes.add(events, runnerLimit: runnerLimit) {
+            group.addTask { [self] in await drain(function, clock: clock) }
+        }
+    }
+
+    /// One runner of a lane: chunk after chunk until the lane is empty (or the host stops). A
+    /// chunk's results are stored while the next chunk runs; the runner ends only once they are.
+    private func drain(_ functionName: String, clock: @escaping @Sendable () -> Int64) async {
+        var storing: Task<Void, Never>?
+        while let chunk = lanes.nextChunk(for: functionName, runnerLimit: runnerLimit(functionName), stop: Task.isCancelled) {
+            let started = ContinuousClock.now
+            let settlements = await attempt(chunk, clock: clock)
+            lanes.ran(functionName, events: chunk.count, nanoseconds: (ContinuousClock.now - started).nanoseconds)
+            await storing?.value
+            storing = Task { [self] in
+                await settle(settlements, now: clock())
+                lanes.settled(chunk.count)
+                wake()  // room for another claim
+            }
+        }
+        await storing?.value
+    }
+
+    /// How many chunks of a function run at once.
+    private func runnerLimit(_ functionName: String) -> Int {
+        guard let function = directory.function(named: functionName) else { return 1 }
+        return max(1, function.effectiveConcurrency)
+    }
+
+    /// How many claimed events of a function may wait before claims skip it: enough to keep its
+    /// runners busy, few enough that even if each one takes the function's whole timeout they all
+    /// start well within their leases.
+    private func backlogLimit(_ functionName: String) -> Int {
+        guard let function = directory.function(named: functionName) else { return claimLimit }
+        let concurrency = max(1, function.effectiveConcurrency)
+        let timeout = max(1, Int64(function.pool.configuration.timeoutSeconds * 1000))
+        let withinLease = Int(Int64(concurrency) * (leaseMilliseconds / 2) / timeout)
+        return min(holdLimit, max(concurrency, withinLease))
     }
 
     private func sleep(milliseconds: Int64) async {
@@ -92,69 +173,66 @@ public final class AsyncDispatcher: Sendable {
         wakeRequested.store(false, ordering: .releasing)
     }
 
-    /// Claims every event due at `now` (up to the claim limit), runs them concurrently within each
-    /// function's concurrency, and settles each as it finishes. Returns how many were claimed.
-    @discardableResult
-    public func runDue(now: Int64) async throws -> Int {
-        let events = try await store.claim(owner: owner, now: now, limit: claimLimit, leaseMilliseconds: leaseMilliseconds)
-        await withTaskGroup(of: Settlement.self) { group in
-            for event in events {
-                group.addTask { [self] in await process(event, now: now) }
-            }
-            // Results are stored in groups: one store call (one commit, one wake-up) per group
-            // rather than per event.
-            var ready: [Settlement] = []
-            for await settlement in group {
-                ready.append(settlement)
-                if ready.count >= Self.settleGroupSize {
-                    await settle(ready, now: now)
-                    ready.removeAll(keepingCapacity: true)
-                }
-            }
-            await settle(ready, now: now)
-        }
-        return events.count
-    }
+    // MARK: Attempts
 
-    /// Most results stored in one call while a claim is still running.
-    static let settleGroupSize = 64
-
-    private func process(_ claimed: AsyncEvent, now: Int64) async -> Settlement {
-        var event = claimed
-        guard let function = directory.function(named: event.functionName) else {
-            event.lastFailure = AttemptFailure(kind: .unhandled, error: FunctionError(
-                errorType: "ResourceNotFoundException", errorMessage: "Function not found: \(event.functionName)"))
-            let arn = "arn:aws:lambda:::function:\(event.functionName)"
-            return Settlement(event: event, owner: owner, outcome: .finished(finish(event, .retriesExhausted, function: nil, arn: arn, response: nil, now: now)))
+    /// Runs one chunk of a function's events: those that cannot run (unknown function, aged out,
+    /// reserved concurrency 0) are concluded at once, the rest go to the pool in one hand-off.
+    private func attempt(_ chunk: [AsyncEvent], clock: @Sendable () -> Int64) async -> [Settlement] {
+        let now = clock()
+        guard let function = directory.function(named: chunk[0].functionName) else {
+            return chunk.map { unknownFunction($0, now: now) }
         }
-        let config = function.invokeConfig
-        var logger = logger
-        logger[metadataKey: "requestId"] = "\(event.requestID)"
-        logger[metadataKey: "function"] = "\(function.name)"
-        if let condition = AsyncRetryPolicy.expiry(of: event, now: now, config: config) {
-            counters.withLock { $0.eventsDropped += 1 }
-            metrics.dropped(function.name)
-            logger.notice("event aged out before its attempt", metadata: ["condition": "\(condition.rawValue)"])
-            return Settlement(event: event, owner: owner, outcome: .finished(finish(event, condition, function: function, arn: function.arn, response: nil, now: now)))
+        var settlements: [Settlement] = []
+        var runnable: [AsyncEvent] = []
+        for event in chunk {
+            if let condition = AsyncRetryPolicy.expiry(of: event, now: now, config: function.invokeConfig) {
+                counters.withLock { $0.eventsDropped += 1 }
+                metrics.dropped(function.name)
+                logger.notice("event aged out before its attempt", metadata: [
+                    "requestId": "\(event.requestID)", "function": "\(function.name)", "condition": "\(condition.rawValue)"])
+                settlements.append(Settlement(event: event, owner: owner,
+                                              outcome: .finished(finish(event, condition, function: function, arn: function.arn, response: nil, now: now))))
+            } else if function.reservedConcurrency == 0 {
+                settlements.append(conclude(event, .zeroReservedConcurrency, function: function, now: now))
+            } else {
+                runnable.append(event)
+            }
         }
-        let attempt: AttemptResult
-        if function.reservedConcurrency == 0 {
-            attempt = .zeroReservedConcurrency
-        } else {
-            await slots.acquire(function.name, limit: function.effectiveConcurrency)
+        guard !runnable.isEmpty else { return settlements }
+        for event in runnable {
             metrics.eventAge(function.name, milliseconds: now - event.receivedAtMilliseconds)
             metrics.started(function.name)
-            let result = await function.pool.invoke(Invocation(requestID: event.requestID, attempt: event.invokeCount + 1, payload: event.payload))
-            slots.release(function.name)
+        }
+        let results = await function.pool.invoke(batch: runnable.map {
+            Invocation(requestID: $0.requestID, attempt: $0.invokeCount + 1, payload: $0.payload)
+        })
+        let finishedAt = clock()
+        for (event, result) in zip(runnable, results) {
             if case .completed(let report) = result {
                 metrics.finished(function.name, durationNanoseconds: report.durationNanoseconds, functionError: !report.outcome.isSuccess)
             } else {
                 metrics.abandoned(function.name)
             }
-            attempt = AttemptResult(result)
+            settlements.append(conclude(event, AttemptResult(result), function: function, now: finishedAt))
         }
-        if case .throttled = attempt { metrics.throttled(function.name) }
-        if case .zeroReservedConcurrency = attempt { metrics.throttled(function.name) }
+        return settlements
+    }
+
+    private func unknownFunction(_ claimed: AsyncEvent, now: Int64) -> Settlement {
+        var event = claimed
+        event.lastFailure = AttemptFailure(kind: .unhandled, error: FunctionError(
+            errorType: "ResourceNotFoundException", errorMessage: "Function not found: \(event.functionName)"))
+        let arn = "arn:aws:lambda:::function:\(event.functionName)"
+        return Settlement(event: event, owner: owner, outcome: .finished(finish(event, .retriesExhausted, function: nil, arn: arn, response: nil, now: now)))
+    }
+
+    /// Applies the retry policy to one attempt's result.
+    private func conclude(_ claimed: AsyncEvent, _ attempt: AttemptResult, function: AsyncFunction, now: Int64) -> Settlement {
+        var event = claimed
+        switch attempt {
+        case .throttled, .zeroReservedConcurrency: metrics.throttled(function.name)
+        default: break
+        }
         counters.withLock { counters in
             switch attempt {
             case .success: counters.invocations += 1
@@ -164,20 +242,25 @@ public final class AsyncDispatcher: Sendable {
             }
         }
         let response: [UInt8]? = if case .success(let bytes) = attempt { bytes } else { nil }
-        switch AsyncRetryPolicy.next(after: attempt, for: &event, now: now, config: config) {
+        switch AsyncRetryPolicy.next(after: attempt, for: &event, now: now, config: function.invokeConfig) {
         case .runAgain:
             logger.info("attempt \(event.invokeCount) failed; runs again", metadata: [
+                "requestId": "\(event.requestID)", "function": "\(function.name)",
                 "dueAt": "\(event.dueAtMilliseconds)", "error": "\(event.lastFailure?.error.errorType ?? "throttled")"])
             return Settlement(event: event, owner: owner, outcome: .runAgain)
         case .finish(let condition):
             if !condition.isSuccess {
                 counters.withLock { $0.eventsDropped += 1 }
                 metrics.dropped(function.name)
-                logger.notice("event failed", metadata: ["condition": "\(condition.rawValue)", "attempts": "\(event.invokeCount)"])
+                logger.notice("event failed", metadata: [
+                    "requestId": "\(event.requestID)", "function": "\(function.name)",
+                    "condition": "\(condition.rawValue)", "attempts": "\(event.invokeCount)"])
             } else {
-                logger.debug("event succeeded", metadata: ["attempts": "\(event.invokeCount)"])
+                logger.debug("event succeeded", metadata: [
+                    "requestId": "\(event.requestID)", "function": "\(function.name)", "attempts": "\(event.invokeCount)"])
             }
-            return Settlement(event: event, owner: owner, outcome: .finished(finish(event, condition, function: function, arn: function.arn, response: response, now: now)))
+            return Settlement(event: event, owner: owner,
+                              outcome: .finished(finish(event, condition, function: function, arn: function.arn, response: response, now: now)))
         }
     }
 
@@ -185,6 +268,7 @@ public final class AsyncDispatcher: Sendable {
         guard !settlements.isEmpty else { return }
         do {
             let report = try await store.settle(settlements, now: now)
+            counters.withLock { $0.eventsSettled += settlements.count }
             for failure in report.undelivered {
                 switch failure.purpose {
                 case .destination:
@@ -204,65 +288,12 @@ public final class AsyncDispatcher: Sendable {
                 "requestIds": "\(settlements.map(\.event.requestID).joined(separator: ","))", "error": "\(error)"])
         }
     }
+}
 
-    // MARK: Routing
-
-    /// The records an event leaves when it finishes with `condition`.
-    func finish(_ event: AsyncEvent, _ condition: InvocationCondition, function: AsyncFunction?, arn: String,
-                response: [UInt8]?, now: Int64) -> FinishedEvent {
-        let record = InvocationRecord(event: event, condition: condition, functionARN: "\(arn):\(event.qualifier)",
-                                      successResponse: response, timestampMilliseconds: now).json
-        var finished = FinishedEvent(condition: condition, record: record)
-        let destination = condition.isSuccess ? function?.invokeConfig.onSuccess : function?.invokeConfig.onFailure
-        if let destination {
-            route(record: Array(record.utf8), to: destination, for: event, now: now, into: &finished)
-        }
-        if !condition.isSuccess, let target = function?.deadLetterTarget {
-            let dead = DeadLetterMessage(event: event, condition: condition)
-            switch Destination.parse(target) {
-            case .success(.queue(let name)):
-                let attributes = dead.attributes.map { MessageAttribute(name: $0.name, dataType: $0.dataType, value: $0.value) }
-                finished.deliveries.append(QueueDelivery(queue: name, message: QueueMessage(body: dead.body, attributes: attributes),
-                                                         purpose: .deadLetter))
-            case .success:
-                deadLetterFailure((target, "dead-letter delivery to \(target) is not available yet: only queues are"), event, into: &finished)
-            case .failure(let error):
-                deadLetterFailure((target, error.message), event, into: &finished)
-            }
-        }
-        return finished
-    }
-
-    private func deadLetterFailure(_ failure: (String, String), _ event: AsyncEvent, into finished: inout FinishedEvent) {
-        finished.undeliverable.append(failure)
-        counters.withLock { $0.deadLetterErrors += 1 }
-        metrics.deadLetterFailed(event.functionName)
-    }
-
-    private func destinationFailure(_ failure: (String, String), _ event: AsyncEvent, into finished: inout FinishedEvent) {
-        finished.undeliverable.append(failure)
-        counters.withLock { $0.destinationDeliveryFailures += 1 }
-        metrics.destinationDeliveryFailed(event.functionName)
-    }
-
-    private func route(record: [UInt8], to arn: String, for event: AsyncEvent, now: Int64, into finished: inout FinishedEvent) {
-        switch Destination.parse(arn) {
-        case .success(.queue(let name)):
-            finished.deliveries.append(QueueDelivery(queue: name, message: QueueMessage(body: record)))
-        case .success(.function(let name, let qualifier)):
-            guard event.chainDepth < AsyncEvent.maximumChainDepth else {
-                destinationFailure((arn, "invocation chain stopped after \(AsyncEvent.maximumChainDepth) functions (Lambda's recursion limit)"), event, into: &finished)
-                return
-            }
-            var followUp = AsyncEvent(requestID: RequestID.make(), functionName: name, qualifier: qualifier, payload: record,
-                                      receivedAtMilliseconds: now)
-            followUp.chainDepth = event.chainDepth + 1
-            finished.followUps.append(followUp)
-        case .success(.topic), .success(.eventBus):
-            destinationFailure((arn, "delivery to \(arn) is not available yet: queues and functions are"), event, into: &finished)
-        case .failure(let error):
-            destinationFailure((arn, error.message), event, into: &finished)
-        }
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
 
@@ -279,4 +310,6 @@ public struct AsyncStatistics: Sendable, Hashable {
     /// Dead-letter messages that could not be delivered (DeadLetterErrors).
     public var deadLetterErrors = 0
     public var settleFailures = 0
+    /// Attempt results stored (finished or scheduled again), with everything they wrote.
+    public var eventsSettled = 0
 }

@@ -9,9 +9,11 @@ public struct AsyncFunction: Sendable {
     public var pool: any FunctionPool
     /// How many attempts of this function run at once; more wait for a free slot.
     public var concurrency: Int
-    public var invokeConfig: EventInvokeConfig
+    public let invokeConfig: EventInvokeConfig
     /// The function's DeadLetterConfig target ARN.
-    public var deadLetterTarget: String?
+    public let deadLetterTarget: String?
+    /// The destinations above, parsed once rather than for every finished event.
+    let successRoute, failureRoute, deadLetterRoute: Result<Destination, ServiceError>?
     /// Reserved concurrency (PutFunctionConcurrency): 0 stops the function; nil is unreserved.
     public var reservedConcurrency: Int?
 
@@ -23,6 +25,9 @@ public struct AsyncFunction: Sendable {
         self.concurrency = concurrency
         self.invokeConfig = invokeConfig
         self.deadLetterTarget = deadLetterTarget
+        successRoute = invokeConfig.onSuccess.map(Destination.parse)
+        failureRoute = invokeConfig.onFailure.map(Destination.parse)
+        deadLetterRoute = deadLetterTarget.map(Destination.parse)
         self.reservedConcurrency = reservedConcurrency
     }
 

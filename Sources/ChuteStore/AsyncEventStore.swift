@@ -13,8 +13,14 @@ public protocol AsyncEventStore: Sendable {
 
     /// Leases up to `limit` events due by `now` to `owner` until `now + leaseMilliseconds`.
     /// Fresh events and retries share every claim, so neither a backlog of retries nor a flood of
-    /// fresh events stops the other.
-    func claim(owner: String, now: Int64, limit: Int, leaseMilliseconds: Int64) async throws -> [AsyncEvent]
+    /// fresh events stops the other. Events of the functions in `excluding` are left alone: the
+    /// caller already holds as many of theirs as it can run (a slow function must not fill every
+    /// claim and starve the others).
+    func claim(owner: String, now: Int64, limit: Int, leaseMilliseconds: Int64, excluding: Set<String>) async throws -> [AsyncEvent]
+
+    /// Gives back leases `owner` holds on events it will not run (a host shutting down with
+    /// claimed events not yet started): they are due again at once, for any host.
+    func release(_ requestIDs: [String], owner: String) async throws
 
     /// Applies attempts' results, each in one transaction with everything it writes: the event's
     /// new schedule, or its removal with its records in built-in queues (destination, dead-letter
@@ -75,6 +81,10 @@ public protocol AsyncEventStore: Sendable {
 }
 
 extension AsyncEventStore {
+    public func claim(owner: String, now: Int64, limit: Int, leaseMilliseconds: Int64) async throws -> [AsyncEvent] {
+        try await claim(owner: owner, now: now, limit: limit, leaseMilliseconds: leaseMilliseconds, excluding: [])
+    }
+
     /// Creates a queue with SQS's default attributes.
     public func createQueue(_ name: String) async throws {
         try await createQueue(name, attributes: QueueAttributes(), now: 0)

@@ -38,6 +38,7 @@ extension ChuteBench {
     func measureAsyncPipeline(_ library: String, _ report: inout BenchReport) async throws {
         report.line("# chute-bench --suite async: \(events) events per throughput run, \(rounds) rounds, no-op handler, SQLite (WAL, synchronous=FULL)")
         report.line("")
+        try await measureStore(&report)
         report.line("## Throughput: accepted durably -> executed -> record durable in a destination queue (events/s, median of \(rounds))")
         report.line("| isolation | accept only (batches of 1,000) | end to end (batches of 1,000) | end to end (one event per accept, 256 callers) |")
         report.line("|---|---|---|---|")
@@ -82,8 +83,9 @@ extension ChuteBench {
                     var next = caller * batch
                     while next < total {
                         let now = Self.wallMilliseconds()
-                        let chunk = (next..<min(total, next + batch)).map {
-                            AsyncEvent(requestID: "e\($0)", functionName: "noop", payload: Array("{}".utf8), receivedAtMilliseconds: now)
+                        let chunk = (next..<min(total, next + batch)).map { _ in
+                            AsyncEvent(requestID: RequestID.makeTimeOrdered(milliseconds: now), functionName: "noop", payload: Array("{}".utf8),
+                                       receivedAtMilliseconds: now)
                         }
                         try await pipeline.dispatcher.accept(chunk)
                         next += callers * batch
@@ -93,10 +95,14 @@ extension ChuteBench {
             try await group.waitForAll()
         }
         let accepted = Measure.now()
-        while try await pipeline.store.queue("done", now: Self.wallMilliseconds())?.visibleMessages ?? 0 < total {
-            try await Task.sleep(for: .milliseconds(50))
+        // Settled counts results once their transaction committed; every event succeeds, so that
+        // is when its record is durable in the queue (checked once at the end).
+        while pipeline.dispatcher.statistics.eventsSettled < total {
+            try await Task.sleep(for: .milliseconds(2))
         }
         let finished = Measure.now()
+        let delivered = try await pipeline.store.queue("done", now: Self.wallMilliseconds())?.visibleMessages ?? 0
+        guard delivered == total else { throw BenchError("expected \(total) records in the destination queue, found \(delivered)") }
         runner.cancel()
         await runner.value
         await pipeline.pool.shutdown()
@@ -159,4 +165,10 @@ extension ChuteBench {
 /// When each event's accept returned, by request id.
 final class AcceptTimes: Sendable {
     let times = Mutex<[String: Int64]>([:])
+}
+
+/// A run that did not do what it measured.
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -194,4 +194,53 @@ import Testing
         #expect(delivered == 1)
         await harness.shutdown()
     }
+
+    static func wallClock() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+
+    @Test func aSlowFunctionDoesNotHoldUpAnotherOne() async throws {
+        var harness = try Harness()
+        try await harness.store.createQueue("done")
+        try await harness.add("slow")
+        try await harness.add("fast", config: EventInvokeConfig(onSuccess: Self.queueARN("done")))
+        let dispatcher = harness.dispatcher
+        let loop = Task { await dispatcher.run(pollMilliseconds: 10_000, clock: Self.wallClock) }
+        // Both of slow's instances are busy for 3 s, with more of its events waiting behind them.
+        for index in 0..<6 { try await harness.send("sleep 3000", to: "slow", id: "slow-\(index)", at: Self.wallClock()) }
+        try await Task.sleep(for: .milliseconds(200))
+        let sent = Self.wallClock()
+        for index in 0..<20 { try await harness.send("echo", to: "fast", id: "fast-\(index)", at: Self.wallClock()) }
+        var delivered = 0
+        while delivered < 20 && Self.wallClock() - sent < 2_500 {
+            delivered += try await harness.store.receive(from: "done", limit: 10, visibilityMilliseconds: 600_000, now: Self.wallClock() + 1).count
+            if delivered < 20 { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        // All of fast's records arrived while slow's first attempts were still running.
+        #expect(delivered == 20)
+        #expect(Self.wallClock() - sent < 2_500)
+        loop.cancel()
+        await loop.value
+        // Stopping let the running attempts finish and gave back the claimed events that had not
+        // started: whatever did not run is claimable at once.
+        let left = try await harness.store.claim(owner: "next-host", now: Self.wallClock(), limit: 10, leaseMilliseconds: 1_000)
+        #expect(left.count + harness.dispatcher.statistics.invocations == 26)
+        #expect(left.allSatisfy { $0.functionName == "slow" })
+        await harness.shutdown()
+    }
+
+    @Test func chunksOfManyEventsAreStoredWithEveryRecord() async throws {
+        var harness = try Harness()
+        try await harness.store.createQueue("done")
+        try await harness.add("f", config: EventInvokeConfig(onSuccess: Self.queueARN("done")))
+        let events = (0..<200).map { AsyncEvent(requestID: "bulk-\($0)", functionName: "f", payload: Array("echo".utf8), receivedAtMilliseconds: Self.t0) }
+        try await harness.dispatcher.accept(events)
+        #expect(try await harness.dispatcher.runDue(now: Self.t0) == 200)
+        let records = try await harness.store.receive(from: "done", limit: 1_000, visibilityMilliseconds: 60_000, now: Harness.readingTime)
+        let ids = Set(records.compactMap { message -> String? in
+            let record = try? JSONSerialization.jsonObject(with: Data(message.message.body)) as? [String: Any]
+            return (record?["requestContext"] as? [String: Any])?["requestId"] as? String
+        })
+        #expect(ids == Set(events.map(\.requestID)))
+        #expect(harness.dispatcher.statistics.eventsSettled == 200)
+        await harness.shutdown()
+    }
 }

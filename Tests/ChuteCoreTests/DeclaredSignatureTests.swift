@@ -88,6 +88,19 @@ import Testing
         #expect(id.count == 36)
         #expect(id == id.lowercased())
         #expect(Array(id)[14] == "4")
+        #expect("89ab".contains(Array(id)[19]))
+        #expect(id.split(separator: "-").map(\.count) == [8, 4, 4, 4, 12])
+        #expect(id.allSatisfy { "0123456789abcdef-".contains($0) })
+        #expect(RequestID.make() != id)
+    }
+
+    @Test func timeOrderedIDsSortByTheirMilliseconds() {
+        let earlier = RequestID.makeTimeOrdered(milliseconds: 1_700_000_000_000)
+        let later = RequestID.makeTimeOrdered(milliseconds: 1_700_000_000_001)
+        #expect(earlier < later)
+        #expect(earlier.hasPrefix("018bcfe5-6800-7"))  // 1_700_000_000_000 = 0x018bcfe56800
+        #expect(earlier.split(separator: "-").map(\.count) == [8, 4, 4, 4, 12])
+        #expect("89ab".contains(Array(later)[19]))
     }
 }
 

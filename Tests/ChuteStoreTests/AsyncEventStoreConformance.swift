@@ -28,6 +28,34 @@ struct AsyncEventStoreConformance {
         #expect(try await store.settle([Settlement(event: takenOver[0], owner: "host-2", outcome: .finished(FinishedEvent(condition: .success, record: "{}")))], now: t0).applied == 1)
     }
 
+    func claimsCanSkipFunctionsAndGiveLeasesBack() async throws {
+        let store = try await makeStore()
+        let other = AsyncEvent(requestID: "g1", functionName: "g", payload: Array("{}".utf8), receivedAtMilliseconds: t0)
+        try await store.accept([event("f1"), other, event("f2")])
+        let skipping = try await store.claim(owner: "host-1", now: t0, limit: 10, leaseMilliseconds: 60_000, excluding: ["f"])
+        #expect(skipping.map(\.requestID) == ["g1"])
+        let rest = try await store.claim(owner: "host-1", now: t0, limit: 10, leaseMilliseconds: 60_000)
+        #expect(Set(rest.map(\.requestID)) == ["f1", "f2"])
+        // Given back: claimable at once by anyone, long before the lease would have expired.
+        try await store.release(["f1", "g1"], owner: "host-1")
+        try await store.release(["f2"], owner: "not-the-holder")
+        let again = try await store.claim(owner: "host-2", now: t0 + 1, limit: 10, leaseMilliseconds: 60_000)
+        #expect(Set(again.map(\.requestID)) == ["f1", "g1"])
+    }
+
+    func receivedMessagesCanBeDeletedFromALongQueue() async throws {
+        let store = try await makeStore()
+        try await store.createQueue("long")
+        try await store.send((0..<500).map { QueueMessage(body: Array("m\($0)".utf8)) }, to: "long", now: t0)
+        let received = try await store.receive(from: "long", limit: 10, visibilityMilliseconds: 30_000, now: t0)
+        #expect(received.map { String(decoding: $0.message.body, as: UTF8.self) } == (0..<10).map { "m\($0)" })
+        for message in received { #expect(try await store.delete(from: "long", receiptHandle: message.receiptHandle)) }
+        let counts = try #require(try await store.queue("long", now: t0))
+        #expect(counts.visibleMessages == 490)
+        #expect(counts.inFlightMessages == 0)
+        #expect(counts.delayedMessages == 0)
+    }
+
     func acceptingTheSameRequestTwiceKeepsOne() async throws {
         let store = try await makeStore()
         try await store.accept([event("dup")])

@@ -12,6 +12,8 @@ import Testing
     let conformance = AsyncEventStoreConformance { try SQLiteAsyncEventStore(path: SQLiteAsyncEventStoreTests.freshPath()) }
 
     @Test func claimsAreLeasedAndTakenOverAfterExpiry() async throws { try await conformance.claimsAreLeasedAndTakenOverAfterExpiry() }
+    @Test func claimsCanSkipFunctionsAndGiveLeasesBack() async throws { try await conformance.claimsCanSkipFunctionsAndGiveLeasesBack() }
+    @Test func receivedMessagesCanBeDeletedFromALongQueue() async throws { try await conformance.receivedMessagesCanBeDeletedFromALongQueue() }
     @Test func acceptingTheSameRequestTwiceKeepsOne() async throws { try await conformance.acceptingTheSameRequestTwiceKeepsOne() }
     @Test func aRescheduledEventKeepsItsHistory() async throws { try await conformance.aRescheduledEventKeepsItsHistory() }
     @Test func aFinishedFailureWritesItsRecordsAtomically() async throws { try await conformance.aFinishedFailureWritesItsRecordsAtomically() }

@@ -51,25 +51,37 @@ public struct InvocationRecord: Sendable, Hashable {
         error.payload(requestID: requestID)
     }
 
-    public var json: String {
-        var members: [(String, String)] = [
-            ("version", JSONText.quote("1.0")),
-            ("timestamp", JSONText.quote(Timestamps.iso8601(milliseconds: timestampMilliseconds))),
-            ("requestContext", JSONText.object([
-                ("requestId", JSONText.quote(requestID)),
-                ("functionArn", JSONText.quote(functionARN)),
-                ("condition", JSONText.quote(condition.rawValue)),
-                ("approximateInvokeCount", String(approximateInvokeCount)),
-            ])),
-            ("requestPayload", JSONText.embed(requestPayload)),
-        ]
+    public var json: String { String(decoding: jsonBytes, as: UTF8.self) }
+
+    /// The record as UTF-8 JSON, written straight into one buffer (one per finished event).
+    public var jsonBytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(320 + requestPayload.count + (response?.payload.count ?? 0))
+        func raw(_ text: StaticString) { out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)) }
+        raw(#"{"version":"1.0","timestamp":"#)
+        JSONText.appendQuoted(Timestamps.iso8601(milliseconds: timestampMilliseconds), to: &out)
+        raw(#","requestContext":{"requestId":"#)
+        JSONText.appendQuoted(requestID, to: &out)
+        raw(#","functionArn":"#)
+        JSONText.appendQuoted(functionARN, to: &out)
+        raw(#","condition":"#)
+        JSONText.appendQuoted(condition.rawValue, to: &out)
+        raw(#","approximateInvokeCount":"#)
+        out.append(contentsOf: String(approximateInvokeCount).utf8)
+        raw(#"},"requestPayload":"#)
+        JSONText.appendEmbedded(requestPayload, to: &out)
         if let response {
-            var context: [(String, String)] = [("statusCode", "200"), ("executedVersion", JSONText.quote(response.executedVersion))]
-            if let functionError = response.functionError { context.append(("functionError", JSONText.quote(functionError.rawValue))) }
-            members.append(("responseContext", JSONText.object(context)))
-            members.append(("responsePayload", response.payload.isEmpty ? "null" : JSONText.embed(response.payload)))
+            raw(#","responseContext":{"statusCode":200,"executedVersion":"#)
+            JSONText.appendQuoted(response.executedVersion, to: &out)
+            if let functionError = response.functionError {
+                raw(#","functionError":"#)
+                JSONText.appendQuoted(functionError.rawValue, to: &out)
+            }
+            raw(#"},"responsePayload":"#)
+            if response.payload.isEmpty { raw("null") } else { JSONText.appendEmbedded(response.payload, to: &out) }
         }
-        return JSONText.object(members)
+        raw("}")
+        return out
     }
 }
 

@@ -5,33 +5,52 @@ import FoundationEssentials
 public enum JSONText {
     /// `text` as a JSON string literal.
     public static func quote(_ text: String) -> String {
-        var out = "\""
+        var out: [UInt8] = []
         out.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20:
-                let hex = String(c.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+        appendQuoted(text, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `text` as a JSON string literal. Works on UTF-8 bytes: only `"`, `\` and control
+    /// characters need escaping, and none of them occurs inside a multi-byte character.
+    public static func appendQuoted(_ text: String, to out: inout [UInt8]) {
+        let hex: StaticString = "0123456789abcdef"
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\""))
+            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "\\"))
+            case UInt8(ascii: "\n"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
+            case UInt8(ascii: "\r"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
+            case UInt8(ascii: "\t"): out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
+            case 0x00..<0x20:
+                out.append(contentsOf: Array("\\u00".utf8))
+                out.append(hex.utf8Start[Int(byte >> 4)])
+                out.append(hex.utf8Start[Int(byte & 0x0F)])
+            default: out.append(byte)
             }
         }
-        return out + "\""
+        out.append(UInt8(ascii: "\""))
     }
 
     /// True when `bytes` are one complete JSON value (object, array, string, number, bool, null).
     public static func isValid(_ bytes: [UInt8]) -> Bool {
-        guard !bytes.isEmpty else { return false }
-        return (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))) != nil
+        JSONSyntax.isValid(bytes)
     }
 
     /// `bytes` as they are when they are JSON, otherwise as a JSON string of their UTF-8 text.
     public static func embed(_ bytes: [UInt8]) -> String {
         isValid(bytes) ? String(decoding: bytes, as: UTF8.self) : quote(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// Appends `bytes` as they are when they are JSON, otherwise as a JSON string of their text.
+    public static func appendEmbedded(_ bytes: [UInt8], to out: inout [UInt8]) {
+        if isValid(bytes) {
+            // Verbatim, but as valid UTF-8 (a stray byte inside a string becomes U+FFFD).
+            out.append(contentsOf: String(decoding: bytes, as: UTF8.self).utf8)
+        } else {
+            appendQuoted(String(decoding: bytes, as: UTF8.self), to: &out)
+        }
     }
 
     /// A JSON object whose members are strings or numbers, each as text (SQS's string-valued
@@ -53,7 +72,17 @@ public enum JSONText {
 
     /// `{"k":v,...}` from already-encoded values, in the order given.
     public static func object(_ members: [(String, String)]) -> String {
-        "{" + members.map { quote($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
+        var out: [UInt8] = []
+        out.reserveCapacity(members.reduce(2) { $0 + $1.0.utf8.count + $1.1.utf8.count + 4 })
+        out.append(UInt8(ascii: "{"))
+        for (index, (key, value)) in members.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            appendQuoted(key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            out.append(contentsOf: value.utf8)
+        }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -64,8 +93,28 @@ public enum Timestamps {
         let (days, dayMilliseconds) = floorDivide(milliseconds, 86_400_000)
         let (year, month, day) = civilDate(daysSinceEpoch: days)
         let seconds = dayMilliseconds / 1000
-        return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(seconds / 3600, 2) + ":"
-            + pad(seconds / 60 % 60, 2) + ":" + pad(seconds % 60, 2) + "." + pad(dayMilliseconds % 1000, 3) + "Z"
+        guard (0...9999).contains(year) else {
+            return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(seconds / 3600, 2) + ":"
+                + pad(seconds / 60 % 60, 2) + ":" + pad(seconds % 60, 2) + "." + pad(dayMilliseconds % 1000, 3) + "Z"
+        }
+        // The common case, written digit by digit: one per destination record.
+        return String(unsafeUninitializedCapacity: 24) { buffer in
+            var position = 0
+            func put(_ value: Int64, _ width: Int) {
+                var divisor: Int64 = 1
+                for _ in 1..<width { divisor *= 10 }
+                while divisor > 0 {
+                    buffer[position] = UInt8(ascii: "0") + UInt8(value / divisor % 10)
+                    position += 1
+                    divisor /= 10
+                }
+            }
+            func mark(_ character: Unicode.Scalar) { buffer[position] = UInt8(ascii: character); position += 1 }
+            put(year, 4); mark("-"); put(month, 2); mark("-"); put(day, 2); mark("T")
+            put(seconds / 3600, 2); mark(":"); put(seconds / 60 % 60, 2); mark(":"); put(seconds % 60, 2)
+            mark("."); put(dayMilliseconds % 1000, 3); mark("Z")
+            return position
+        }
     }
 
     private static func floorDivide(_ value: Int64, _ divisor: Int64) -> (Int64, Int64) {

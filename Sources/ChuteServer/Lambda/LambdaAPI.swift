@@ -109,8 +109,10 @@ struct LambdaAPI: Sendable {
         switch type {
         case "Event":
             let payload = try await body(&request, limit: limits.asynchronousBytes, kind: "asynchronous")
-            let event = AsyncEvent(requestID: RequestID.make(), functionName: entry.configuration.name, qualifier: qualifier,
-                                   payload: payload.isEmpty ? Array("{}".utf8) : payload, receivedAtMilliseconds: clock())
+            // Time-ordered ids (UUID version 7): the store's index of pending events grows at its end.
+            let now = clock()
+            let event = AsyncEvent(requestID: RequestID.makeTimeOrdered(milliseconds: now), functionName: entry.configuration.name,
+                                   qualifier: qualifier, payload: payload.isEmpty ? Array("{}".utf8) : payload, receivedAtMilliseconds: now)
             try await dispatcher.accept([event])
             return AWSResponse.bytes([], status: .accepted, headers: [AWSResponse.requestIDHeader: event.requestID])
         case "DryRun":

@@ -82,7 +82,7 @@ extension SQLiteAsyncEventStore {
             try connection.run("""
                 UPDATE queue_messages SET visible_at = ?, receive_count = receive_count + 1,
                     receipt_handle = message_id || ':' || (receive_count + 1), first_received_at = coalesce(first_received_at, ?)
-                WHERE seq IN (SELECT seq FROM queue_messages WHERE queue = ? AND visible_at <= ? ORDER BY seq LIMIT ?)
+                WHERE seq IN (SELECT seq FROM queue_messages WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?)
                 RETURNING message_id, receipt_handle, body, attributes, receive_count, sent_at, first_received_at, seq
                 """, [.integer(now + visibility), .integer(now), .text(queue), .integer(now), .integer(Int64(limit))]) { row in
                 received.append(ReceivedMessage(
@@ -120,8 +120,18 @@ extension SQLiteAsyncEventStore {
 
     /// Puts a destination's or dead-letter queue's message into its queue; the reason when the
     /// queue cannot take it (missing, or the message is over the queue's size limit).
-    static func deliver(_ connection: SQLiteConnection, _ delivery: QueueDelivery, now: Int64) throws(StoreError) -> String? {
-        guard let attributes = try attributes(connection, delivery.queue) else { return "the queue \(delivery.queue) does not exist" }
+    /// `queues` caches queue attributes for the rest of the transaction (settling a group reads
+    /// the same destination queue for every event).
+    static func deliver(_ connection: SQLiteConnection, _ delivery: QueueDelivery, now: Int64,
+                        queues: inout [String: QueueAttributes?]) throws(StoreError) -> String? {
+        let known: QueueAttributes?
+        if let cached = queues[delivery.queue] {
+            known = cached
+        } else {
+            known = try attributes(connection, delivery.queue)
+            queues[delivery.queue] = .some(known)
+        }
+        guard let attributes = known else { return "the queue \(delivery.queue) does not exist" }
         guard delivery.message.body.count <= attributes.maximumMessageBytes else {
             return "the record of \(delivery.message.body.count) bytes is larger than the queue \(delivery.queue)'s MaximumMessageSize of \(attributes.maximumMessageBytes) bytes"
         }
@@ -132,7 +142,7 @@ extension SQLiteAsyncEventStore {
     @discardableResult
     private static func insertMessage(_ connection: SQLiteConnection, _ message: QueueMessage, queue: String, delaySeconds: Int,
                                       now: Int64) throws(StoreError) -> String {
-        let id = RequestID.make()
+        let id = RequestID.makeTimeOrdered(milliseconds: now)
         let attributes = JSONText.object(message.attributes.map {
             ($0.name, JSONText.object([("DataType", JSONText.quote($0.dataType)), ("Value", JSONText.quote($0.value))]))
         })
@@ -168,16 +178,20 @@ extension SQLiteAsyncEventStore {
 
     private static func queueState(_ connection: SQLiteConnection, _ name: String, now: Int64) throws(StoreError) -> QueueState? {
         guard var state = try queueRow(connection, name) else { return nil }
-        let expiredBefore = now - Int64(state.attributes.messageRetentionSeconds) * 1000
+        // Expired messages go first, as a receive would drop them; the counts then come from
+        // indexes alone (visible_at, and the received partial index), never from message rows.
+        try dropExpired(connection, name, state.attributes, now: now)
+        var hidden = 0
         try connection.run("""
-            SELECT coalesce(sum(visible_at <= ?), 0), coalesce(sum(visible_at > ? AND receive_count > 0), 0),
-                   coalesce(sum(visible_at > ? AND receive_count = 0), 0)
-            FROM queue_messages WHERE queue = ? AND sent_at > ?
-            """, [.integer(now), .integer(now), .integer(now), .text(name), .integer(expiredBefore)]) { row in
+            SELECT (SELECT count(*) FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2),
+                   (SELECT count(*) FROM queue_messages WHERE queue = ?1 AND visible_at > ?2),
+                   (SELECT count(*) FROM queue_messages WHERE queue = ?1 AND visible_at > ?2 AND receive_count > 0)
+            """, [.text(name), .integer(now)]) { row in
             state.visibleMessages = Int(row.integer(0))
-            state.inFlightMessages = Int(row.integer(1))
-            state.delayedMessages = Int(row.integer(2))
+            hidden = Int(row.integer(1))
+            state.inFlightMessages = Int(row.integer(2))
         }
+        state.delayedMessages = hidden - state.inFlightMessages
         return state
     }
 
@@ -206,7 +220,7 @@ extension SQLiteAsyncEventStore {
               try self.attributes(connection, policy.deadLetterQueue) != nil else { return }
         try connection.run("""
             UPDATE queue_messages SET queue = ?, visible_at = ?, receive_count = 0, receipt_handle = NULL, first_received_at = NULL
-            WHERE queue = ? AND visible_at <= ? AND receive_count >= ?
+            WHERE queue = ? AND visible_at <= ? AND receive_count > 0 AND receive_count >= ?
             """, [.text(policy.deadLetterQueue), .integer(now), .text(queue), .integer(now), .integer(Int64(policy.maxReceiveCount))])
     }
 

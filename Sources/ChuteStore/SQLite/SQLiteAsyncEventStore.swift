@@ -18,6 +18,9 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
     private struct Work: Sendable {
         let run: @Sendable (SQLiteConnection) throws(StoreError) -> Void
         let done: @Sendable (Result<Void, StoreError>) -> Void
+        /// False for writes that a crash may lose (leases, which reopening releases anyway): a
+        /// group of only such work commits without waiting for the disk.
+        let durable: Bool
     }
 
     /// Opens (or creates) the store. The serving host releases the leases of its dead predecessor;
@@ -28,6 +31,8 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
             PRAGMA journal_mode = WAL;
             PRAGMA synchronous = FULL;
             PRAGMA foreign_keys = ON;
+            PRAGMA cache_size = -65536;
+            PRAGMA wal_autocheckpoint = 8192;
             CREATE TABLE IF NOT EXISTS async_events (
                 request_id TEXT PRIMARY KEY,
                 function_name TEXT NOT NULL,
@@ -43,7 +48,11 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                 lease_owner TEXT,
                 lease_until INTEGER NOT NULL DEFAULT 0
             );
-            CREATE INDEX IF NOT EXISTS async_events_due ON async_events (lane, due_at);
+            DROP INDEX IF EXISTS async_events_due;
+            -- Claims read only unleased events and expired leases: events held by a running host
+            -- are in neither index, so a claim never scans past them.
+            CREATE INDEX IF NOT EXISTS async_events_claimable ON async_events (lane, due_at) WHERE lease_owner IS NULL;
+            CREATE INDEX IF NOT EXISTS async_events_leased ON async_events (lease_until) WHERE lease_owner IS NOT NULL;
             CREATE TABLE IF NOT EXISTS failed_events (
                 request_id TEXT PRIMARY KEY,
                 function_name TEXT NOT NULL, qualifier TEXT NOT NULL, payload BLOB NOT NULL,
@@ -71,7 +80,14 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
             """)
         try connection.addMissingColumns(to: "queues", Self.queueColumns)
         try connection.addMissingColumns(to: "queue_messages", [("first_received_at", "INTEGER")])
-        try connection.execute("CREATE INDEX IF NOT EXISTS queue_messages_sent ON queue_messages (queue, sent_at)")
+        try connection.execute("""
+            -- Retention drops messages by age.
+            CREATE INDEX IF NOT EXISTS queue_messages_sent ON queue_messages (queue, sent_at);
+            -- DeleteMessage and ChangeMessageVisibility find messages by receipt handle.
+            CREATE INDEX IF NOT EXISTS queue_messages_receipts ON queue_messages (receipt_handle) WHERE receipt_handle IS NOT NULL;
+            -- Redrive looks only at messages received before, never at the untouched backlog.
+            CREATE INDEX IF NOT EXISTS queue_messages_received ON queue_messages (queue, visible_at) WHERE receive_count > 0;
+            """)
         try connection.execute(Self.functionsSchema)
         if releaseLeases {
             try connection.execute("UPDATE async_events SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL")
@@ -80,7 +96,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
 
     // MARK: Group commit
 
-    func perform<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws(StoreError) -> T) async throws -> T {
+    func perform<T: Sendable>(durable: Bool = true, _ body: @escaping @Sendable (SQLiteConnection) throws(StoreError) -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let result = ResultBox<T>()
             let work = Work(
@@ -93,7 +109,8 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                     case .success: continuation.resume(returning: result.value.withLock { $0! })
                     case .failure(let error): continuation.resume(throwing: error)
                     }
-                })
+                },
+                durable: durable)
             let startDrain = pending.withLock { state in
                 state.work.append(work)
                 defer { state.draining = true }
@@ -113,6 +130,9 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                 return state.work
             }
             guard !batch.isEmpty else { return }
+            let durable = batch.contains(where: \.durable)
+            if !durable { try? connection.execute("PRAGMA synchronous = OFF") }
+            defer { if !durable { try? connection.execute("PRAGMA synchronous = FULL") } }
             do {
                 try connection.transaction { () throws(StoreError) in
                     for work in batch { try work.run(connection) }
@@ -153,32 +173,41 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                   .integer(Int64(event.requeueCount)), .integer(event.dueAtMilliseconds), .integer(Int64(event.chainDepth))])
     }
 
-    public func claim(owner: String, now: Int64, limit: Int, leaseMilliseconds: Int64) async throws -> [AsyncEvent] {
+    public func claim(owner: String, now: Int64, limit: Int, leaseMilliseconds: Int64,
+                      excluding: Set<String>) async throws -> [AsyncEvent] {
         guard limit > 0 else { return [] }
-        return try await perform { connection throws(StoreError) in
+        let excluded = excluding.sorted()
+        // Leases need not survive a crash: reopening the store releases them all.
+        return try await perform(durable: false) { connection throws(StoreError) in
+            let claim = { (condition: String, bindings: [SQLiteValue], limit: Int) throws(StoreError) -> [AsyncEvent] in
+                try Self.claim(connection, where: condition, bindings, owner: owner, now: now, limit: limit, lease: leaseMilliseconds,
+                               excluding: excluded)
+            }
+            let due = "lease_owner IS NULL AND lane = ? AND due_at <= ?"
+            let retryShare = max(1, limit / 4)
+            // Expired leases first: their holder died (or stalled) and they are the oldest work.
+            var claimed = try claim("lease_owner IS NOT NULL AND lease_until <= ?", [.integer(now)], limit)
             // A quarter of each claim is kept for due retries, the rest for fresh events; either
             // lane fills what the other leaves.
-            let retryShare = max(1, limit / 4)
-            var claimed = try Self.claimLane(connection, lane: 1, owner: owner, now: now, limit: retryShare, lease: leaseMilliseconds)
-            claimed += try Self.claimLane(connection, lane: 0, owner: owner, now: now, limit: limit - claimed.count, lease: leaseMilliseconds)
-            if claimed.count < limit {
-                claimed += try Self.claimLane(connection, lane: 1, owner: owner, now: now, limit: limit - claimed.count, lease: leaseMilliseconds)
-            }
+            claimed += try claim(due, [.integer(1), .integer(now)], retryShare - min(claimed.count, retryShare))
+            claimed += try claim(due, [.integer(0), .integer(now)], limit - claimed.count)
+            claimed += try claim(due, [.integer(1), .integer(now)], limit - claimed.count)
             return claimed
         }
     }
 
-    private static func claimLane(_ connection: SQLiteConnection, lane: Int64, owner: String, now: Int64, limit: Int,
-                                  lease: Int64) throws(StoreError) -> [AsyncEvent] {
+    /// Leases up to `limit` events matching `condition` (oldest due first).
+    private static func claim(_ connection: SQLiteConnection, where condition: String, _ bindings: [SQLiteValue], owner: String,
+                              now: Int64, limit: Int, lease: Int64, excluding: [String]) throws(StoreError) -> [AsyncEvent] {
         guard limit > 0 else { return [] }
         var events: [AsyncEvent] = []
+        let exclusion = excluding.isEmpty ? "" : " AND function_name NOT IN (" + excluding.map { _ in "?" }.joined(separator: ", ") + ")"
         try connection.run("""
             UPDATE async_events SET lease_owner = ?, lease_until = ?
-            WHERE request_id IN (SELECT request_id FROM async_events
-                                 WHERE lane = ? AND due_at <= ? AND lease_until <= ? ORDER BY due_at LIMIT ?)
+            WHERE request_id IN (SELECT request_id FROM async_events WHERE \(condition)\(exclusion) ORDER BY due_at LIMIT ?)
             RETURNING request_id, function_name, qualifier, payload, received_at, invoke_count, requeue_count, due_at,
                       failure_kind, error_type, error_message, stack_trace, chain_depth
-            """, [.text(owner), .integer(now + lease), .integer(lane), .integer(now), .integer(now), .integer(Int64(limit))]) { row in
+            """, [.text(owner), .integer(now + lease)] + bindings + excluding.map { .text($0) } + [.integer(Int64(limit))]) { row in
             var event = AsyncEvent(requestID: row.text(0) ?? "", functionName: row.text(1) ?? "", qualifier: row.text(2) ?? "$LATEST",
                                    payload: row.blob(3), receivedAtMilliseconds: row.integer(4))
             event.invokeCount = Int(row.integer(5))
@@ -195,11 +224,22 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
         return events.sorted { $0.dueAtMilliseconds < $1.dueAtMilliseconds }
     }
 
+    public func release(_ requestIDs: [String], owner: String) async throws {
+        guard !requestIDs.isEmpty else { return }
+        try await perform { connection throws(StoreError) in
+            for id in requestIDs {
+                try connection.run("UPDATE async_events SET lease_owner = NULL, lease_until = 0 WHERE request_id = ? AND lease_owner = ?",
+                                   [.text(id), .text(owner)])
+            }
+        }
+    }
+
     @discardableResult
     public func settle(_ settlements: [Settlement], now: Int64) async throws -> SettleReport {
         guard !settlements.isEmpty else { return SettleReport() }
         return try await perform { connection throws(StoreError) in
             var report = SettleReport()
+            var queues: [String: QueueAttributes?] = [:]
             for settlement in settlements {
                 let event = settlement.event
                 switch settlement.outcome {
@@ -228,7 +268,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                                   .text(finished.condition.rawValue), .text(finished.record), .integer(now)])
                     }
                     for delivery in finished.deliveries {
-                        if let problem = try Self.deliver(connection, delivery, now: now) {
+                        if let problem = try Self.deliver(connection, delivery, now: now, queues: &queues) {
                             try Self.keepUndeliverable(connection, requestID: event.requestID, destination: delivery.queue,
                                                        reason: problem, record: finished.record)
                             report.undelivered.append(UndeliveredQueueDelivery(
