@@ -17,15 +17,15 @@ struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
-        let merged = metadata.merging(explicit ?? [:]) { $1 }
+    func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         var members: [(String, String)] = [
             ("timestamp", JSONText.quote(Timestamps.iso8601(milliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded())))),
-            ("level", JSONText.quote(level.rawValue)),
+            ("level", JSONText.quote(event.level.rawValue)),
             ("label", JSONText.quote(label)),
-            ("message", JSONText.quote("\(message)")),
+            ("message", JSONText.quote("\(event.message)")),
         ]
+        if let error = event.error { members.append(("error", JSONText.quote("\(error)"))) }
         for key in merged.keys.sorted() { members.append((key, JSONText.quote("\(merged[key]!)"))) }
         Self.output.write(Data((JSONText.object(members) + "\n").utf8))
     }

@@ -26,21 +26,26 @@ CREDENTIALS = dict(region_name="us-east-1", aws_access_key_id="test", aws_secret
 class Host:
     """A `chute serve` process on a free loopback port."""
 
-    def __init__(self, config, data_dir):
-        self.config, self.data_dir = config, data_dir
+    def __init__(self, config, data_dir, options=("--log-level", "error")):
+        self.config, self.data_dir, self.options = config, data_dir, list(options)
         self.process = None
         self.url = None
+        self.early_output = []
 
     def start(self):
         self.process = subprocess.Popen(
-            [CHUTE, "serve", "--config", self.config, "--data-dir", self.data_dir, "--port", "0", "--log-level", "error"],
+            [CHUTE, "serve", "--config", self.config, "--data-dir", self.data_dir, "--port", "0"] + self.options,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        line = self.process.stdout.readline()
-        match = re.search(r"listening on (http://[0-9.:]+)", line)
-        if not match:
-            raise RuntimeError("chute serve did not start: " + line + self.process.stdout.read())
-        self.url = match.group(1)
-        return self
+        for _ in range(100):  # log lines may come before the listening line
+            line = self.process.stdout.readline()
+            match = re.search(r"listening on (http://[0-9.:]+)", line)
+            if match:
+                self.url = match.group(1)
+                return self
+            self.early_output.append(line)
+            if not line:
+                break
+        raise RuntimeError("chute serve did not start: " + "".join(self.early_output))
 
     def stop(self, sig=signal.SIGTERM):
         if self.process and self.process.poll() is None:
@@ -332,6 +337,38 @@ functions:
             print(f"\n  40 accepted, {len(set(delivered))} delivered after SIGKILL and restart, {duplicates} duplicates (at-least-once)")
         finally:
             restarted.stop()
+
+
+
+
+class JSONLogTests(unittest.TestCase):
+    def test_every_pipeline_line_is_a_json_object_with_the_request_id(self):
+        directory = tempfile.mkdtemp(prefix="chute-api-")
+        config = write_config(directory, """
+queues: [failures]
+functions:
+  - name: faults
+    library: FAULTS
+    async:
+      maximumRetryAttempts: 0
+      onFailure: failures
+""")
+        host = Host(config, os.path.join(directory, "data"), ["--log-format", "json", "--log-level", "info"]).start()
+        self.addCleanup(host.stop)
+        response = host.client("lambda").invoke(FunctionName="faults", InvocationType="Event",
+                                                 Payload=b'{"action":"error","text":"declined"}')
+        request_id = response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+        sqs = host.client("sqs")
+        self.assertEqual(len(drain(sqs, sqs.get_queue_url(QueueName="failures")["QueueUrl"], 1)), 1)
+        host.stop()
+        lines = host.early_output + host.process.stdout.read().splitlines()
+        entries = [json.loads(line) for line in lines if line.startswith("{")]
+        self.assertTrue(entries, "no JSON log lines in: " + "".join(lines))
+        for entry in entries:
+            self.assertEqual({"timestamp", "level", "label", "message"} - set(entry), set())
+        failed = [entry for entry in entries if entry.get("requestId") == request_id]
+        self.assertTrue(any(entry["message"] == "event failed" and entry["condition"] == "RetriesExhausted" for entry in failed),
+                        json.dumps(failed))
 
 
 if __name__ == "__main__":
