@@ -14,8 +14,6 @@ final class FunctionLanes: Sendable {
         /// Index of the oldest waiting event (taking from the front is O(1); compacted now and then).
         var head = 0
         var runners = 0
-        /// Recent wall time per event of this function's chunks (pool hand-off included).
-        var nanosecondsPerEvent = FunctionLanes.chunkBudgetNanoseconds / 16
         var count: Int { waiting.count - head }
     }
 
@@ -23,7 +21,13 @@ final class FunctionLanes: Sendable {
         var lanes: [String: Lane] = [:]
         /// Events claimed and not yet settled: waiting or running.
         var held = 0
+        /// Recent wall time per event of each function's chunks (pool hand-off included). Kept
+        /// apart from the lanes, which come and go as they empty, so the pace is not forgotten.
+        var nanosecondsPerEvent: [String: Int64] = [:]
     }
+
+    /// The pace assumed for a function not run yet: 16 events to its first chunk.
+    private static let initialNanosecondsPerEvent = chunkBudgetNanoseconds / 16
 
     private let state = Mutex(State())
 
@@ -73,7 +77,8 @@ final class FunctionLanes: Sendable {
                 return nil
             }
             let share = (lane.count + max(1, runnerLimit) - 1) / max(1, runnerLimit)
-            let budget = Int(Self.chunkBudgetNanoseconds / max(1, lane.nanosecondsPerEvent))
+            let pace = state.nanosecondsPerEvent[function] ?? Self.initialNanosecondsPerEvent
+            let budget = Int(Self.chunkBudgetNanoseconds / max(1, pace))
             let size = max(1, min(share, budget, Self.chunkLimit))
             let chunk = Array(lane.waiting[lane.head..<lane.head + size])
             lane.head += size
@@ -94,8 +99,8 @@ final class FunctionLanes: Sendable {
         guard events > 0 else { return }
         let pace = max(1, nanoseconds / Int64(events))
         state.withLock { state in
-            guard let old = state.lanes[function]?.nanosecondsPerEvent else { return }
-            state.lanes[function]!.nanosecondsPerEvent = (old * 3 + pace) / 4
+            let old = state.nanosecondsPerEvent[function] ?? Self.initialNanosecondsPerEvent
+            state.nanosecondsPerEvent[function] = (old * 3 + pace) / 4
         }
     }
 

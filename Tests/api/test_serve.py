@@ -339,8 +339,6 @@ functions:
             restarted.stop()
 
 
-
-
 class JSONLogTests(unittest.TestCase):
     def test_every_pipeline_line_is_a_json_object_with_the_request_id(self):
         directory = tempfile.mkdtemp(prefix="chute-api-")
