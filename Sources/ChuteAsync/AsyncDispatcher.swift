@@ -24,6 +24,10 @@ public final class AsyncDispatcher: Sendable {
     private let leaseMilliseconds: Int64
     private let claimLimit: Int
     private let lanes = FunctionLanes()
+    private let handOff = AcceptHandOff()
+    /// Set when the store may hold events this host has not claimed (accepted without a lease,
+    /// follow-ups, a full claim); hand-overs alone do not need a claim query.
+    private let claimWanted = Atomic<Bool>(true)
     let counters = Mutex(AsyncStatistics())
     private let wakeUp = Mutex<CheckedContinuation<Void, Never>?>(nil)
     private let wakeRequested = Atomic<Bool>(false)
@@ -45,14 +49,43 @@ public final class AsyncDispatcher: Sendable {
     // MARK: Accepting
 
     /// Stores events durably, then wakes the dispatcher. When this returns, the caller may answer
-    /// 202: the events survive a crash.
+    /// 202: the events survive a crash. While `run()` runs with room to spare, the events are
+    /// stored leased to this host and handed to it in memory (`AcceptHandOff`).
     public func accept(_ events: [AsyncEvent]) async throws {
-        try await store.accept(events)
+        guard !events.isEmpty else { return }
+        if let now = handOff.reserve(events.count, admits: { admits(events, pendingAfter: $0) }) {
+            do {
+                let stored = try await store.accept(events, lease: EventLease(owner: owner, untilMilliseconds: now + leaseMilliseconds))
+                if !handOff.deliver(stored, reserved: events.count) {
+                    try? await store.release(stored.map(\.requestID), owner: owner)  // stopped meanwhile
+                    claimWanted.store(true, ordering: .releasing)
+                }
+                counters.withLock { $0.eventsHandedOver += stored.count }
+            } catch {
+                handOff.cancel(reserved: events.count)
+                throw error
+            }
+        } else {
+            try await store.accept(events)
+            claimWanted.store(true, ordering: .releasing)
+        }
         counters.withLock { $0.eventsReceived += events.count }
         var perFunction: [String: Int] = [:]
         for event in events { perFunction[event.functionName, default: 0] += 1 }
         for (function, count) in perFunction { metrics.received(function, count: count) }
         wake()
+    }
+
+    /// Whether the running dispatcher can take `events` on top of what it holds, with
+    /// `pendingAfter` events handed over or being handed over: within the hold limit, and no
+    /// function's lane past its backlog limit (the same rule claims follow).
+    private func admits(_ events: [AsyncEvent], pendingAfter: Int) -> Bool {
+        guard lanes.held + pendingAfter <= holdLimit else { return false }
+        var functions: Set<String> = []
+        for event in events where functions.insert(event.functionName).inserted {
+            guard lanes.waiting(event.functionName) + pendingAfter <= backlogLimit(event.functionName) else { return false }
+        }
+        return true
     }
 
     private func wake() {
@@ -73,24 +106,37 @@ public final class AsyncDispatcher: Sendable {
     /// and at least every `pollMilliseconds` for retries that became due. On cancellation, chunks
     /// already running finish and are stored; claimed events not yet started are released.
     public func run(pollMilliseconds: Int64 = 100, clock: @escaping @Sendable () -> Int64) async {
+        handOff.open(clock: clock)
+        claimWanted.store(true, ordering: .releasing)
+        var lastClaim = ContinuousClock.now
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
                 wakeRequested.store(false, ordering: .releasing)
-                let room = holdLimit - lanes.held
-                if room > 0 {
+                let handed = handOff.take()
+                if !handed.isEmpty { startRunners(for: handed, in: &group, clock: clock) }
+                let room = holdLimit - lanes.held - handOff.pending
+                let pollDue = ContinuousClock.now - lastClaim >= .milliseconds(pollMilliseconds)
+                if room > 0, claimWanted.exchange(false, ordering: .acquiringAndReleasing) || pollDue {
+                    lastClaim = .now
                     let saturated = lanes.saturated(backlogLimit: backlogLimit)
-                    let claimed = (try? await store.claim(owner: owner, now: clock(), limit: min(claimLimit, room),
-                                                          leaseMilliseconds: leaseMilliseconds, excluding: saturated)) ?? []
-                    if !claimed.isEmpty {
-                        startRunners(for: claimed, in: &group, clock: clock)
-                        continue
+                    do {
+                        let claimed = try await store.claim(owner: owner, now: clock(), limit: min(claimLimit, room),
+                                                            leaseMilliseconds: leaseMilliseconds, excluding: saturated)
+                        // More may be waiting: the claim was full, or skipped functions that were busy.
+                        if !claimed.isEmpty || !saturated.isEmpty { claimWanted.store(true, ordering: .releasing) }
+                        if !claimed.isEmpty {
+                            startRunners(for: claimed, in: &group, clock: clock)
+                            continue
+                        }
+                    } catch {
+                        logger.error("cannot claim events; trying again", metadata: ["error": "\(error)"])
                     }
                 }
                 if wakeRequested.load(ordering: .acquiring) { continue }
                 await sleep(milliseconds: pollMilliseconds)
             }
         }
-        let unstarted = lanes.takeAllWaiting()
+        let unstarted = lanes.takeAllWaiting() + handOff.close()
         if !unstarted.isEmpty {
             do {
                 try await store.release(unstarted.map(\.requestID), owner: owner)
@@ -269,6 +315,9 @@ public final class AsyncDispatcher: Sendable {
         do {
             let report = try await store.settle(settlements, now: now)
             counters.withLock { $0.eventsSettled += settlements.count }
+            if settlements.contains(where: { if case .finished(let finished) = $0.outcome { !finished.followUps.isEmpty } else { false } }) {
+                claimWanted.store(true, ordering: .releasing)  // events for function destinations, due now
+            }
             for failure in report.undelivered {
                 switch failure.purpose {
                 case .destination:
@@ -312,4 +361,6 @@ public struct AsyncStatistics: Sendable, Hashable {
     public var settleFailures = 0
     /// Attempt results stored (finished or scheduled again), with everything they wrote.
     public var eventsSettled = 0
+    /// Accepted events handed to the running dispatcher in memory, leased at once (no claim).
+    public var eventsHandedOver = 0
 }

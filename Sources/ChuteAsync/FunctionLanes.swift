@@ -54,7 +54,9 @@ final class FunctionLanes: Sendable {
                 let added = byFunction[function] ?? []
                 state.lanes[function, default: Lane()].waiting.append(contentsOf: added)
                 let lane = state.lanes[function]!
-                let wanted = min(limit, lane.count) - lane.runners
+                // Runners already started may all be busy with a chunk: new events get runners of
+                // their own, up to the limit.
+                let wanted = min(limit - lane.runners, lane.count)
                 if wanted > 0 {
                     state.lanes[function]!.runners += wanted
                     start += Array(repeating: function, count: wanted)
@@ -114,6 +116,11 @@ final class FunctionLanes: Sendable {
     func saturated(backlogLimit: (String) -> Int) -> Set<String> {
         let counts = state.withLock { state in state.lanes.mapValues(\.count) }
         return Set(counts.filter { $0.value >= backlogLimit($0.key) }.keys)
+    }
+
+    /// Events of `function` waiting to start.
+    func waiting(_ function: String) -> Int {
+        state.withLock { $0.lanes[function]?.count ?? 0 }
     }
 
     /// Empties every lane (shutdown): the events were claimed but will not run here.

@@ -9,7 +9,12 @@ import ChuteCore
 public protocol AsyncEventStore: Sendable {
     /// Durably records accepted events. Returns once they are committed: only then may the
     /// caller answer 202. Concurrent calls are committed together (group commit).
-    func accept(_ events: [AsyncEvent]) async throws
+    ///
+    /// With a `lease`, the events are stored already claimed by its owner, who runs them straight
+    /// from memory; no claim has to read them back (they expire and are taken over like claimed
+    /// events). Returns the events stored: a request id already present is not accepted twice.
+    @discardableResult
+    func accept(_ events: [AsyncEvent], lease: EventLease?) async throws -> [AsyncEvent]
 
     /// Leases up to `limit` events due by `now` to `owner` until `now + leaseMilliseconds`.
     /// Fresh events and retries share every claim, so neither a backlog of retries nor a flood of
@@ -80,7 +85,23 @@ public protocol AsyncEventStore: Sendable {
     func changeVisibility(in queue: String, receiptHandle: String, visibilityMilliseconds: Int64, now: Int64) async throws -> VisibilityChange
 }
 
+/// Who holds an event, until when.
+public struct EventLease: Sendable, Hashable {
+    public var owner: String
+    public var untilMilliseconds: Int64
+
+    public init(owner: String, untilMilliseconds: Int64) {
+        self.owner = owner
+        self.untilMilliseconds = untilMilliseconds
+    }
+}
+
 extension AsyncEventStore {
+    /// Stores events for any host to claim.
+    public func accept(_ events: [AsyncEvent]) async throws {
+        try await accept(events, lease: nil)
+    }
+
     public func claim(owner: String, now: Int64, limit: Int, leaseMilliseconds: Int64) async throws -> [AsyncEvent] {
         try await claim(owner: owner, now: now, limit: limit, leaseMilliseconds: leaseMilliseconds, excluding: [])
     }

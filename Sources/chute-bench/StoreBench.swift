@@ -7,10 +7,10 @@ import Foundation
 extension ChuteBench {
     func measureStore(_ report: inout BenchReport) async throws {
         report.line("## Store steps alone (SQLite, WAL, synchronous=FULL): µs per event, median of \(rounds)")
-        report.line("| batch | accept | claim | settle (record to a queue) |")
-        report.line("|---|---|---|---|")
+        report.line("| batch | accept | claim | settle (record to a queue) | accept leased to the host (replaces accept + claim while the dispatcher has room) |")
+        report.line("|---|---|---|---|---|")
         for batch in [64, 1024] {
-            var accepts: [Double] = [], claims: [Double] = [], settles: [Double] = []
+            var accepts: [Double] = [], claims: [Double] = [], settles: [Double] = [], leasedAccepts: [Double] = []
             for _ in 0..<rounds {
                 let path = NSTemporaryDirectory() + "chute-store-bench-\(RequestID.make()).sqlite"
                 defer { try? FileManager.default.removeItem(atPath: path) }
@@ -47,10 +47,27 @@ extension ChuteBench {
                     }, now: now + Int64(index))
                 }
                 settles.append(Double(Measure.now() - start) / 1e3 / Double(count))
+                leasedAccepts.append(try await measureLeasedAccept(batch: batch, now: now))
             }
             let µs = { (values: [Double]) in Measure.format(Measure.median(values), digits: 2) }
-            report.line("| \(batch) | \(µs(accepts)) | \(µs(claims)) | \(µs(settles)) |")
+            report.line("| \(batch) | \(µs(accepts)) | \(µs(claims)) | \(µs(settles)) | \(µs(leasedAccepts)) |")
         }
         report.line("")
+    }
+
+    /// µs per event to accept events already leased to the host (the dispatcher's hand-over).
+    private func measureLeasedAccept(batch: Int, now: Int64) async throws -> Double {
+        let path = NSTemporaryDirectory() + "chute-store-bench-\(RequestID.make()).sqlite"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let store = try SQLiteAsyncEventStore(path: path)
+        let start = Measure.now()
+        for (index, first) in stride(from: 0, to: events, by: batch).enumerated() {
+            let time = now + Int64(index)
+            try await store.accept((first..<min(events, first + batch)).map { _ in
+                AsyncEvent(requestID: RequestID.makeTimeOrdered(milliseconds: time), functionName: "noop", payload: Array("{}".utf8),
+                           receivedAtMilliseconds: time)
+            }, lease: EventLease(owner: "bench", untilMilliseconds: time + 600_000))
+        }
+        return Double(Measure.now() - start) / 1e3 / Double(events)
     }
 }

@@ -227,6 +227,37 @@ import Testing
         await harness.shutdown()
     }
 
+    @Test func acceptedEventsGoStraightToTheRunningDispatcherWhileItHasRoom() async throws {
+        var harness = try Harness()
+        try await harness.store.createQueue("done")
+        try await harness.add("f", config: EventInvokeConfig(onSuccess: Self.queueARN("done")))
+        // Holds at most 8 events: the rest of a burst must wait in the store for a claim.
+        let dispatcher = AsyncDispatcher(store: harness.store, directory: harness.directory, owner: "small-host", claimLimit: 4)
+        let loop = Task { await dispatcher.run(pollMilliseconds: 60_000, clock: Self.wallClock) }
+        try await Task.sleep(for: .milliseconds(50))
+        for index in 0..<24 {
+            try await dispatcher.accept([AsyncEvent(requestID: "burst-\(index)", functionName: "f", payload: Array("sleep 50".utf8),
+                                                    receivedAtMilliseconds: Self.wallClock())])
+        }
+        let deadline = Self.wallClock() + 10_000
+        while dispatcher.statistics.eventsSettled < 24 && Self.wallClock() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        let statistics = dispatcher.statistics
+        #expect(statistics.eventsSettled == 24)
+        // The first ones were handed over in memory, the others claimed once room came back:
+        // the poll (a minute) never had to run.
+        #expect(statistics.eventsHandedOver >= 8)
+        #expect(statistics.eventsHandedOver < 24)
+        let records = try await harness.store.receive(from: "done", limit: 100, visibilityMilliseconds: 60_000, now: Self.wallClock() + 1)
+        #expect(records.count == 24)
+        loop.cancel()
+        await loop.value
+        // A stopped dispatcher takes nothing in memory: the event is stored for any host to claim.
+        try await dispatcher.accept([AsyncEvent(requestID: "after", functionName: "f", payload: Array("echo".utf8), receivedAtMilliseconds: Self.wallClock())])
+        #expect(dispatcher.statistics.eventsHandedOver == statistics.eventsHandedOver)
+        #expect(try await harness.store.claim(owner: "next-host", now: Self.wallClock(), limit: 10, leaseMilliseconds: 1_000).map(\.requestID) == ["after"])
+        await harness.shutdown()
+    }
+
     @Test func chunksOfManyEventsAreStoredWithEveryRecord() async throws {
         var harness = try Harness()
         try await harness.store.createQueue("done")

@@ -18,6 +18,17 @@ import Testing
         #expect(lanes.held == 21)
     }
 
+    @Test func eventsArrivingOneByOneGetRunnersUpToTheLimit() {
+        let lanes = FunctionLanes()
+        #expect(lanes.add(events(1, for: "a"), runnerLimit: { _ in 2 }) == ["a"])
+        // The first runner is busy with its event: the next event gets a runner of its own...
+        #expect(lanes.nextChunk(for: "a", runnerLimit: 2, stop: false)?.count == 1)
+        #expect(lanes.add(events(1, for: "a"), runnerLimit: { _ in 2 }) == ["a"])
+        // ...and once both run, later events wait for one of them.
+        #expect(lanes.add(events(1, for: "a"), runnerLimit: { _ in 2 }).isEmpty)
+        #expect(lanes.waiting("a") == 2)
+    }
+
     @Test func chunksFollowTheFunctionsPaceAndKeepOrder() {
         let lanes = FunctionLanes()
         _ = lanes.add(events(3_000, for: "fast") + events(10, for: "slow"), runnerLimit: { _ in 1 })

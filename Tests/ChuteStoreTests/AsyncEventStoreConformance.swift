@@ -43,6 +43,20 @@ struct AsyncEventStoreConformance {
         #expect(Set(again.map(\.requestID)) == ["f1", "g1"])
     }
 
+    func eventsAcceptedWithALeaseAreHeldByItsOwner() async throws {
+        let store = try await makeStore()
+        try await store.accept([event("before")])
+        let lease = EventLease(owner: "host-1", untilMilliseconds: t0 + 30_000)
+        let stored = try await store.accept([event("l1"), event("l2"), event("before")], lease: lease)
+        #expect(stored.map(\.requestID) == ["l1", "l2"])  // "before" was already there, for anyone
+        #expect(try await store.claim(owner: "host-2", now: t0 + 1_000, limit: 10, leaseMilliseconds: 30_000).map(\.requestID) == ["before"])
+        let done = Settlement(event: stored[0], owner: "host-1", outcome: .finished(FinishedEvent(condition: .success, record: "{}")))
+        #expect(try await store.settle([done], now: t0 + 2_000).applied == 1)
+        // The owner died before running l2: once its lease expires another host takes it over.
+        #expect(try await store.claim(owner: "host-2", now: t0 + 29_000, limit: 10, leaseMilliseconds: 30_000).isEmpty)
+        #expect(try await store.claim(owner: "host-2", now: t0 + 30_001, limit: 10, leaseMilliseconds: 30_000).map(\.requestID) == ["l2"])
+    }
+
     func receivedMessagesCanBeDeletedFromALongQueue() async throws {
         let store = try await makeStore()
         try await store.createQueue("long")

@@ -52,6 +52,7 @@ extension SQLiteAsyncEventStore {
 
     public func deleteQueue(_ name: String) async throws {
         try await perform { connection throws(StoreError) in
+            try connection.run("DELETE FROM queue_messages WHERE queue = ?", [.text(name)])
             try connection.run("DELETE FROM queues WHERE name = ?", [.text(name)])
         }
     }

@@ -65,10 +65,14 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                 request_id TEXT NOT NULL, destination TEXT NOT NULL, reason TEXT NOT NULL, record TEXT NOT NULL
             );
             CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY);
+            -- Each message insert is on the pipeline's hot path, so the table carries no more than
+            -- its lookups need: message ids are random (UUID v7) and never looked up, so they are not
+            -- indexed; deleteQueue removes a queue's messages itself instead of a foreign key check
+            -- on every insert; seq is a plain rowid (no sqlite_sequence write per insert).
             CREATE TABLE IF NOT EXISTS queue_messages (
-                seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                queue TEXT NOT NULL REFERENCES queues (name) ON DELETE CASCADE,
-                message_id TEXT NOT NULL UNIQUE,
+                seq INTEGER PRIMARY KEY,
+                queue TEXT NOT NULL,
+                message_id TEXT NOT NULL,
                 body BLOB NOT NULL,
                 attributes TEXT NOT NULL,
                 sent_at INTEGER NOT NULL,
@@ -157,20 +161,27 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
 
     // MARK: Events
 
-    public func accept(_ events: [AsyncEvent]) async throws {
-        guard !events.isEmpty else { return }
-        try await perform { connection throws(StoreError) in
-            for event in events { try Self.insert(connection, event) }
+    @discardableResult
+    public func accept(_ events: [AsyncEvent], lease: EventLease?) async throws -> [AsyncEvent] {
+        guard !events.isEmpty else { return [] }
+        return try await perform { connection throws(StoreError) in
+            var stored: [AsyncEvent] = []
+            for event in events where try Self.insert(connection, event, lease: lease) { stored.append(event) }
+            return stored
         }
     }
 
-    private static func insert(_ connection: SQLiteConnection, _ event: AsyncEvent) throws(StoreError) {
+    /// Inserts an event unless its request id is already stored; returns whether it did.
+    @discardableResult
+    private static func insert(_ connection: SQLiteConnection, _ event: AsyncEvent, lease: EventLease? = nil) throws(StoreError) -> Bool {
         try connection.run("""
             INSERT OR IGNORE INTO async_events (request_id, function_name, qualifier, payload, received_at,
-                invoke_count, requeue_count, due_at, lane, chain_depth) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+                invoke_count, requeue_count, due_at, lane, chain_depth, lease_owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
             """, [.text(event.requestID), .text(event.functionName), .text(event.qualifier), .blob(event.payload),
                   .integer(event.receivedAtMilliseconds), .integer(Int64(event.invokeCount)),
-                  .integer(Int64(event.requeueCount)), .integer(event.dueAtMilliseconds), .integer(Int64(event.chainDepth))])
+                  .integer(Int64(event.requeueCount)), .integer(event.dueAtMilliseconds), .integer(Int64(event.chainDepth)),
+                  .optionalText(lease?.owner), .integer(lease?.untilMilliseconds ?? 0)])
+        return connection.changes == 1
     }
 
     public func claim(owner: String, now: Int64, limit: Int, leaseMilliseconds: Int64,
