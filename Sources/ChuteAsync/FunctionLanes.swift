@@ -54,9 +54,13 @@ final class FunctionLanes: Sendable {
                 let added = byFunction[function] ?? []
                 state.lanes[function, default: Lane()].waiting.append(contentsOf: added)
                 let lane = state.lanes[function]!
-                // Runners already started may all be busy with a chunk: new events get runners of
-                // their own, up to the limit.
-                let wanted = min(limit - lane.runners, lane.count)
+                // Runners already started may all be busy with a chunk. Another one starts only if
+                // the waiting events are more than a chunk's worth of the function's time: a slow
+                // function's events then run side by side, while a fast function's wait a moment
+                // for a busy runner and go in one larger chunk.
+                let pace = state.nanosecondsPerEvent[function] ?? Self.initialNanosecondsPerEvent
+                let worthARunner = lane.runners == 0 || Int64(lane.count) * pace >= Self.chunkBudgetNanoseconds
+                let wanted = worthARunner ? min(limit - lane.runners, lane.count) : 0
                 if wanted > 0 {
                     state.lanes[function]!.runners += wanted
                     start += Array(repeating: function, count: wanted)

@@ -18,8 +18,9 @@ import Testing
         #expect(lanes.held == 21)
     }
 
-    @Test func eventsArrivingOneByOneGetRunnersUpToTheLimit() {
+    @Test func eventsOfASlowFunctionArrivingOneByOneGetRunnersUpToTheLimit() {
         let lanes = FunctionLanes()
+        lanes.ran("a", events: 1, nanoseconds: 50_000_000)
         #expect(lanes.add(events(1, for: "a"), runnerLimit: { _ in 2 }) == ["a"])
         // The first runner is busy with its event: the next event gets a runner of its own...
         #expect(lanes.nextChunk(for: "a", runnerLimit: 2, stop: false)?.count == 1)
@@ -27,6 +28,15 @@ import Testing
         // ...and once both run, later events wait for one of them.
         #expect(lanes.add(events(1, for: "a"), runnerLimit: { _ in 2 }).isEmpty)
         #expect(lanes.waiting("a") == 2)
+    }
+
+    @Test func eventsOfAFastFunctionWaitForTheBusyRunnerToGoInOneChunk() {
+        let lanes = FunctionLanes()
+        for _ in 0..<20 { lanes.ran("fast", events: 100, nanoseconds: 100_000) }
+        #expect(lanes.add(events(1, for: "fast"), runnerLimit: { _ in 2 }) == ["fast"])
+        #expect(lanes.nextChunk(for: "fast", runnerLimit: 2, stop: false)?.count == 1)
+        for _ in 0..<10 { #expect(lanes.add(events(1, for: "fast"), runnerLimit: { _ in 2 }).isEmpty) }
+        #expect(lanes.waiting("fast") == 10)
     }
 
     @Test func chunksFollowTheFunctionsPaceAndKeepOrder() {
