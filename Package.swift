@@ -45,6 +45,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
     targets: [
         // MARK: C modules
@@ -156,7 +157,10 @@ let package = Package(
         .target(
             name: "ChuteTestSupport", dependencies: ["ChuteCore"], path: "Tests/ChuteTestSupport",
             swiftSettings: strictSwift),
-        .testTarget(name: "ChuteCoreTests", dependencies: ["ChuteCore"], swiftSettings: strictSwift),
+        .testTarget(
+            name: "ChuteCoreTests",
+            dependencies: ["ChuteCore", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strictSwift),
         .testTarget(
             name: "ChuteAsyncTests",
             dependencies: [

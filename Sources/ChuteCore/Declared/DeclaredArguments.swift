@@ -5,9 +5,9 @@ import FoundationEssentials
 public enum DeclaredArguments {
     /// Decodes `event` as a JSON array with one element per parameter.
     public static func decode(event: [UInt8], for signature: DeclaredSignature) -> Result<[CValue], DeclaredValueProblem> {
-        let values: [JSONValue]
+        let values: [DecodedJSON]
         do {
-            values = try JSONDecoder().decode([JSONValue].self, from: Data(event))
+            values = try JSONDecoder().decode([DecodedJSON].self, from: Data(event))
         } catch {
             return .failure(DeclaredValueProblem("the event must be a JSON array of \(signature.parameters.count) argument(s) for \(signature), got \(preview(event))"))
         }
@@ -52,7 +52,7 @@ public enum DeclaredArguments {
         }
     }
 
-    private static func convert(_ value: JSONValue, to type: CType) -> CValue? {
+    private static func convert(_ value: DecodedJSON, to type: CType) -> CValue? {
         switch (type, value) {
         case (.int32, .integer(let number)): Int32(exactly: number).map(CValue.int32)
         case (.int64, .integer(let number)): .int64(number)
@@ -93,14 +93,14 @@ public struct DeclaredValueProblem: Error, Sendable, Hashable {
     public init(_ message: String) { self.message = message }
 }
 
-/// Just enough JSON to read declared-signature arguments.
-enum JSONValue: Decodable {
-    case null, bool(Bool), integer(Int64), number(Double), string(String), array([JSONValue]), object
+/// Just enough JSON to read declared-signature arguments (Foundation's decoder; `JSONValue` keeps numbers as written).
+enum DecodedJSON: Decodable {
+    case null, bool(Bool), integer(Int64), number(Double), string(String), array([DecodedJSON]), object
 
     init(from decoder: any Decoder) throws {
         if var array = try? decoder.unkeyedContainer() {
-            var items: [JSONValue] = []
-            while !array.isAtEnd { items.append(try array.decode(JSONValue.self)) }
+            var items: [DecodedJSON] = []
+            while !array.isAtEnd { items.append(try array.decode(DecodedJSON.self)) }
             self = .array(items)
             return
         }

@@ -56,7 +56,7 @@ public enum JSONText {
     /// A JSON object whose members are strings or numbers, each as text (SQS's string-valued
     /// policies accept `"5"` and `5` alike); nil when `text` is not such an object.
     public static func flatObject(_ text: String) -> [String: String]? {
-        guard let members = try? JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8)) else { return nil }
+        guard let members = try? JSONDecoder().decode([String: DecodedJSON].self, from: Data(text.utf8)) else { return nil }
         var flat: [String: String] = [:]
         for (key, value) in members {
             switch value {
