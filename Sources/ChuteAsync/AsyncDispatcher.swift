@@ -25,6 +25,8 @@ public final class AsyncDispatcher: Sendable {
     private let claimLimit: Int
     private let lanes = FunctionLanes()
     private let handOff = AcceptHandOff()
+    /// False: every accepted event waits in the store for a claim (the benchmark compares both).
+    private let handsOverAcceptedEvents: Bool
     /// Set when the store may hold events this host has not claimed (accepted without a lease,
     /// follow-ups, a full claim); hand-overs alone do not need a claim query.
     private let claimWanted = Atomic<Bool>(true)
@@ -34,7 +36,7 @@ public final class AsyncDispatcher: Sendable {
 
     public init(store: any AsyncEventStore, directory: any AsyncFunctionDirectory, owner: String,
                 metrics: FunctionMetrics = FunctionMetrics(), logger: Logger = Logger(label: "chute.async", factory: { _ in SwiftLogNoOpLogHandler() }),
-                leaseMilliseconds: Int64 = 16 * 60 * 1000, claimLimit: Int = 256) {
+                leaseMilliseconds: Int64 = 16 * 60 * 1000, claimLimit: Int = 256, handsOverAcceptedEvents: Bool = true) {
         self.store = store
         self.directory = directory
         self.owner = owner
@@ -42,6 +44,7 @@ public final class AsyncDispatcher: Sendable {
         self.logger = logger
         self.leaseMilliseconds = leaseMilliseconds
         self.claimLimit = claimLimit
+        self.handsOverAcceptedEvents = handsOverAcceptedEvents
     }
 
     public var statistics: AsyncStatistics { counters.withLock { $0 } }
@@ -53,7 +56,7 @@ public final class AsyncDispatcher: Sendable {
     /// stored leased to this host and handed to it in memory (`AcceptHandOff`).
     public func accept(_ events: [AsyncEvent]) async throws {
         guard !events.isEmpty else { return }
-        if let now = handOff.reserve(events.count, admits: { admits(events, pendingAfter: $0) }) {
+        if handsOverAcceptedEvents, let now = handOff.reserve(events.count, admits: { admits(events, pendingAfter: $0) }) {
             do {
                 let stored = try await store.accept(events, lease: EventLease(owner: owner, untilMilliseconds: now + leaseMilliseconds))
                 if !handOff.deliver(stored, reserved: events.count) {

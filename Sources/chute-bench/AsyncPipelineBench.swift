@@ -22,14 +22,15 @@ extension ChuteBench {
         let path: String
     }
 
-    func makePipeline(_ library: String, isolation: Isolation) async throws -> Pipeline {
+    func makePipeline(_ library: String, isolation: Isolation, handOver: Bool) async throws -> Pipeline {
         let path = NSTemporaryDirectory() + "chute-bench-\(RequestID.make()).sqlite"
         let store = try SQLiteAsyncEventStore(path: path)
         try await store.createQueue("done")
         let pool = try await pool(library, isolation, concurrency: 2)
         let function = AsyncFunction(name: "noop", arn: "arn:aws:lambda:us-east-1:000000000000:function:noop", pool: pool, concurrency: 2,
                                      invokeConfig: EventInvokeConfig(onSuccess: "arn:aws:sqs:us-east-1:000000000000:done"))
-        let dispatcher = AsyncDispatcher(store: store, directory: Directory(function), owner: "bench", claimLimit: 1024)
+        let dispatcher = AsyncDispatcher(store: store, directory: Directory(function), owner: "bench", claimLimit: 1024,
+                                         handsOverAcceptedEvents: handOver)
         return Pipeline(store: store, dispatcher: dispatcher, pool: pool, path: path)
     }
 
@@ -40,30 +41,34 @@ extension ChuteBench {
         report.line("")
         try await measureStore(&report)
         report.line("## Throughput: accepted durably -> executed -> record durable in a destination queue (events/s, median of \(rounds))")
-        report.line("| isolation | accept only (batches of 1,000) | end to end (batches of 1,000) | end to end (one event per accept, 256 callers) |")
-        report.line("|---|---|---|---|")
+        report.line("| isolation | accepted events reach the dispatcher by | accept only (batches of 1,000) | end to end (batches of 1,000) | end to end (one event per accept, 256 callers) |")
+        report.line("|---|---|---|---|---|")
         for isolation in [Isolation.thread, .process] {
-            var acceptRates: [Double] = []
-            var batchedRates: [Double] = []
-            var singleRates: [Double] = []
-            for _ in 0..<rounds {
-                let (accept, endToEnd) = try await throughput(library, isolation, batch: 1_000, callers: 4)
-                acceptRates.append(accept)
-                batchedRates.append(endToEnd)
-                singleRates.append(try await throughput(library, isolation, batch: 1, callers: 256).endToEnd)
+            for handOver in [true, false] {
+                var acceptRates: [Double] = []
+                var batchedRates: [Double] = []
+                var singleRates: [Double] = []
+                for _ in 0..<rounds {
+                    let (accept, endToEnd) = try await throughput(library, isolation, handOver: handOver, batch: 1_000, callers: 4)
+                    acceptRates.append(accept)
+                    batchedRates.append(endToEnd)
+                    singleRates.append(try await throughput(library, isolation, handOver: handOver, batch: 1, callers: 256).endToEnd)
+                }
+                report.line("| \(isolation) | \(Self.route(handOver)) | \(Measure.rate(Measure.median(acceptRates))) | \(Measure.rate(Measure.median(batchedRates))) | \(Measure.rate(Measure.median(singleRates))) |")
             }
-            report.line("| \(isolation) | \(Measure.rate(Measure.median(acceptRates))) | \(Measure.rate(Measure.median(batchedRates))) | \(Measure.rate(Measure.median(singleRates))) |")
         }
         report.line("")
         report.line("## Latency at a fixed rate: accept returned -> record received from the destination queue (ms)")
-        report.line("| isolation | rate (events/s) | events | p50 | p99 | max |")
-        report.line("|---|---|---|---|---|---|")
+        report.line("| isolation | accepted events reach the dispatcher by | rate (events/s) | events | p50 | p99 | max |")
+        report.line("|---|---|---|---|---|---|---|")
         let fixedRates = rates.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         for isolation in [Isolation.thread, .process] {
             for rate in fixedRates {
-                let latencies = try await latency(library, isolation, rate: rate)
-                let ms = { (value: Int64) in Measure.format(Double(value) / 1e6, digits: 2) }
-                report.line("| \(isolation) | \(Measure.rate(Double(rate))) | \(latencies.count) | \(ms(Measure.percentile(latencies, 0.5))) | \(ms(Measure.percentile(latencies, 0.99))) | \(ms(latencies.max() ?? 0)) |")
+                for handOver in [true, false] {
+                    let latencies = try await latency(library, isolation, handOver: handOver, rate: rate)
+                    let ms = { (value: Int64) in Measure.format(Double(value) / 1e6, digits: 2) }
+                    report.line("| \(isolation) | \(Self.route(handOver)) | \(Measure.rate(Double(rate))) | \(latencies.count) | \(ms(Measure.percentile(latencies, 0.5))) | \(ms(Measure.percentile(latencies, 0.99))) | \(ms(latencies.max() ?? 0)) |")
+                }
             }
         }
         report.line("")
@@ -71,8 +76,10 @@ extension ChuteBench {
 
     /// Accepts `events` in batches from `callers` concurrent tasks while the dispatcher runs;
     /// returns the accept rate and the rate until the last record is in the queue.
-    private func throughput(_ library: String, _ isolation: Isolation, batch: Int, callers: Int) async throws -> (accept: Double, endToEnd: Double) {
-        let pipeline = try await makePipeline(library, isolation: isolation)
+    static func route(_ handOver: Bool) -> String { handOver ? "hand-over (claims for the overflow)" : "claims only" }
+
+    private func throughput(_ library: String, _ isolation: Isolation, handOver: Bool, batch: Int, callers: Int) async throws -> (accept: Double, endToEnd: Double) {
+        let pipeline = try await makePipeline(library, isolation: isolation, handOver: handOver)
         defer { try? FileManager.default.removeItem(atPath: pipeline.path) }
         let runner = Task { await pipeline.dispatcher.run(pollMilliseconds: 5, clock: Self.wallMilliseconds) }
         let total = events
@@ -111,8 +118,8 @@ extension ChuteBench {
 
     /// Accepts one event at a time at `rate` for `latencySeconds`, and reads the destination queue
     /// as it fills: each record's latency is from its accept returning to its receipt.
-    private func latency(_ library: String, _ isolation: Isolation, rate: Int) async throws -> [Int64] {
-        let pipeline = try await makePipeline(library, isolation: isolation)
+    private func latency(_ library: String, _ isolation: Isolation, handOver: Bool, rate: Int) async throws -> [Int64] {
+        let pipeline = try await makePipeline(library, isolation: isolation, handOver: handOver)
         defer { try? FileManager.default.removeItem(atPath: pipeline.path) }
         let runner = Task { await pipeline.dispatcher.run(pollMilliseconds: 5, clock: Self.wallMilliseconds) }
         let total = Int(Double(rate) * latencySeconds)
