@@ -4,7 +4,9 @@ import ChuteWorkers
 import Logging
 import Synchronization
 
-/// Runs accepted asynchronous invocations: claims due events from the store, runs them on their
+/// Runs accepted asynchronous invocations: takes events accepted while it runs straight from
+/// `accept` (stored already leased to this host, `AcceptHandOff`) and claims the rest from the
+/// store (retries that became due, overflow, other hosts' expired leases), runs them on their
 /// functions' pools, applies Lambda's retry rules, and settles the results with their records in
 /// one transaction each (destination record, dead-letter message, follow-up event for a function
 /// destination).
@@ -59,11 +61,18 @@ public final class AsyncDispatcher: Sendable {
         if handsOverAcceptedEvents, let now = handOff.reserve(events.count, admits: { admits(events, pendingAfter: $0) }) {
             do {
                 let stored = try await store.accept(events, lease: EventLease(owner: owner, untilMilliseconds: now + leaseMilliseconds))
-                if !handOff.deliver(stored, reserved: events.count) {
-                    try? await store.release(stored.map(\.requestID), owner: owner)  // stopped meanwhile
+                if handOff.deliver(stored, reserved: events.count) {
+                    counters.withLock { $0.eventsHandedOver += stored.count }
+                } else {
+                    // The dispatcher stopped meanwhile: the events go back to the store for any host.
                     claimWanted.store(true, ordering: .releasing)
+                    do {
+                        try await store.release(stored.map(\.requestID), owner: owner)
+                    } catch {
+                        logger.error("cannot release \(stored.count) accepted events; they run when their leases expire",
+                                     metadata: ["error": "\(error)"])
+                    }
                 }
-                counters.withLock { $0.eventsHandedOver += stored.count }
             } catch {
                 handOff.cancel(reserved: events.count)
                 throw error
@@ -105,9 +114,11 @@ public final class AsyncDispatcher: Sendable {
     /// run, up to this.
     private var holdLimit: Int { claimLimit * 2 }
 
-    /// Runs until the task is cancelled: claims whenever events were accepted or a chunk finished,
-    /// and at least every `pollMilliseconds` for retries that became due. On cancellation, chunks
-    /// already running finish and are stored; claimed events not yet started are released.
+    /// Runs until the task is cancelled: runs events handed over by `accept`, claims whenever the
+    /// store may hold events for it (accepted without a lease, follow-ups, a full claim) and room
+    /// came free, and at least every `pollMilliseconds` for retries that became due. On
+    /// cancellation, chunks already running finish and are stored; events held but not yet
+    /// started are released.
     public func run(pollMilliseconds: Int64 = 100, clock: @escaping @Sendable () -> Int64) async {
         handOff.open(clock: clock)
         claimWanted.store(true, ordering: .releasing)
