@@ -59,18 +59,10 @@ indirect enum Doc {
 /// A small deterministic generator (SplitMix64) of patterns and events over one small vocabulary,
 /// so that patterns often meet the values they test.
 struct CaseGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
+    var random: SplitMix64
+    init(seed: UInt64) { random = SplitMix64(seed: seed) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+    mutating func below(_ bound: Int) -> Int { Int(random.next() % UInt64(bound)) }
     mutating func pick<T>(_ options: [T]) -> T { options[below(options.count)] }
 
     static let keys = ["a", "b", "c"]
