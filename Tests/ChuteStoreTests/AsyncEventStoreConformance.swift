@@ -43,6 +43,23 @@ struct AsyncEventStoreConformance {
         #expect(Set(again.map(\.requestID)) == ["f1", "g1"])
     }
 
+    func claimsTakeTheOldestDueEventsAcrossFunctionsAndSkipALeftOutBacklog() async throws {
+        let store = try await makeStore()
+        func due(_ id: String, _ function: String, _ offset: Int64) -> AsyncEvent {
+            var event = AsyncEvent(requestID: id, functionName: function, payload: Array("{}".utf8), receivedAtMilliseconds: t0)
+            event.dueAtMilliseconds = t0 + offset
+            return event
+        }
+        try await store.accept((0..<500).map { due("busy-\($0)", "busy", Int64($0)) })
+        try await store.accept([due("a-late", "a", 30), due("b-early", "b", 10), due("a-early", "a", 5), due("b-later", "b", 20),
+                                due("c-future", "c", 1_000)])
+        let claimed = try await store.claim(owner: "h", now: t0 + 100, limit: 3, leaseMilliseconds: 10_000, excluding: ["busy"])
+        #expect(claimed.map(\.requestID) == ["a-early", "b-early", "b-later"])
+        #expect(try await store.claim(owner: "h", now: t0 + 100, limit: 10, leaseMilliseconds: 10_000, excluding: ["busy"])
+            .map(\.requestID) == ["a-late"])
+        #expect(try await store.claim(owner: "h", now: t0 + 100, limit: 10, leaseMilliseconds: 10_000).count == 10)
+    }
+
     func eventsAcceptedWithALeaseAreHeldByItsOwner() async throws {
         let store = try await makeStore()
         try await store.accept([event("before")])

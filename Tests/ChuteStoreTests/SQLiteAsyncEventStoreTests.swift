@@ -13,6 +13,9 @@ import Testing
 
     @Test func claimsAreLeasedAndTakenOverAfterExpiry() async throws { try await conformance.claimsAreLeasedAndTakenOverAfterExpiry() }
     @Test func claimsCanSkipFunctionsAndGiveLeasesBack() async throws { try await conformance.claimsCanSkipFunctionsAndGiveLeasesBack() }
+    @Test func claimsTakeTheOldestDueEventsAcrossFunctionsAndSkipALeftOutBacklog() async throws {
+        try await conformance.claimsTakeTheOldestDueEventsAcrossFunctionsAndSkipALeftOutBacklog()
+    }
     @Test func eventsAcceptedWithALeaseAreHeldByItsOwner() async throws { try await conformance.eventsAcceptedWithALeaseAreHeldByItsOwner() }
     @Test func receivedMessagesCanBeDeletedFromALongQueue() async throws { try await conformance.receivedMessagesCanBeDeletedFromALongQueue() }
     @Test func acceptingTheSameRequestTwiceKeepsOne() async throws { try await conformance.acceptingTheSameRequestTwiceKeepsOne() }
