@@ -41,20 +41,24 @@ extension ChuteBench {
         report.line("")
         try await measureStore(&report)
         report.line("## Throughput: accepted durably -> executed -> record durable in a destination queue (events/s, median of \(rounds))")
-        report.line("| isolation | accepted events reach the dispatcher by | accept only (batches of 1,000) | end to end (batches of 1,000) | end to end (one event per accept, 256 callers) |")
-        report.line("|---|---|---|---|---|")
+        report.line("| isolation | accepted events reach the dispatcher by | accept only (batches of 1,000) | end to end (batches of 1,000) | end to end (one event per accept, 256 callers) | SQLite writer, batches of 1,000: busy share of the run, CPU µs per event |")
+        report.line("|---|---|---|---|---|---|")
         for isolation in [Isolation.thread, .process] {
             for handOver in [true, false] {
                 var acceptRates: [Double] = []
                 var batchedRates: [Double] = []
                 var singleRates: [Double] = []
+                var busyShares: [Double] = []
+                var writerCPU: [Double] = []
                 for _ in 0..<rounds {
-                    let (accept, endToEnd) = try await throughput(library, isolation, handOver: handOver, batch: 1_000, callers: 4)
+                    let (accept, endToEnd, writer) = try await throughput(library, isolation, handOver: handOver, batch: 1_000, callers: 4)
                     acceptRates.append(accept)
                     batchedRates.append(endToEnd)
+                    busyShares.append(writer.busyShare)
+                    writerCPU.append(writer.cpuMicrosecondsPerEvent)
                     singleRates.append(try await throughput(library, isolation, handOver: handOver, batch: 1, callers: 256).endToEnd)
                 }
-                report.line("| \(isolation) | \(Self.route(handOver)) | \(Measure.rate(Measure.median(acceptRates))) | \(Measure.rate(Measure.median(batchedRates))) | \(Measure.rate(Measure.median(singleRates))) |")
+                report.line("| \(isolation) | \(Self.route(handOver)) | \(Measure.rate(Measure.median(acceptRates))) | \(Measure.rate(Measure.median(batchedRates))) | \(Measure.rate(Measure.median(singleRates))) | \(Int((Measure.median(busyShares) * 100).rounded()))%, \(Measure.format(Measure.median(writerCPU), digits: 1)) |")
             }
         }
         report.line("")
@@ -78,7 +82,7 @@ extension ChuteBench {
     /// returns the accept rate and the rate until the last record is in the queue.
     static func route(_ handOver: Bool) -> String { handOver ? "hand-over (claims for the overflow)" : "claims only" }
 
-    private func throughput(_ library: String, _ isolation: Isolation, handOver: Bool, batch: Int, callers: Int) async throws -> (accept: Double, endToEnd: Double) {
+    private func throughput(_ library: String, _ isolation: Isolation, handOver: Bool, batch: Int, callers: Int) async throws -> (accept: Double, endToEnd: Double, writer: WriterLoad) {
         let pipeline = try await makePipeline(library, isolation: isolation, handOver: handOver)
         defer { try? FileManager.default.removeItem(atPath: pipeline.path) }
         let runner = Task { await pipeline.dispatcher.run(pollMilliseconds: 5, clock: Self.wallMilliseconds) }
@@ -108,12 +112,21 @@ extension ChuteBench {
             try await Task.sleep(for: .milliseconds(2))
         }
         let finished = Measure.now()
+        let writer = pipeline.store.writerStatistics
         let delivered = try await pipeline.store.queue("done", now: Self.wallMilliseconds())?.visibleMessages ?? 0
         guard delivered == total else { throw BenchError("expected \(total) records in the destination queue, found \(delivered)") }
         runner.cancel()
         await runner.value
         await pipeline.pool.shutdown()
-        return (Double(total) / (Double(accepted - start) / 1e9), Double(total) / (Double(finished - start) / 1e9))
+        return (Double(total) / (Double(accepted - start) / 1e9), Double(total) / (Double(finished - start) / 1e9),
+                WriterLoad(busyShare: Double(writer.busyNanoseconds) / Double(finished - start),
+                           cpuMicrosecondsPerEvent: Double(writer.cpuNanoseconds) / 1e3 / Double(total)))
+    }
+
+    /// How much of a run the store's single writer was busy, and its CPU time per event.
+    struct WriterLoad {
+        var busyShare: Double
+        var cpuMicrosecondsPerEvent: Double
     }
 
     /// Accepts one event at a time at `rate` for `latencySeconds`, and reads the destination queue

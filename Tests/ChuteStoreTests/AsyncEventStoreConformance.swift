@@ -60,6 +60,66 @@ struct AsyncEventStoreConformance {
         #expect(try await store.claim(owner: "h", now: t0 + 100, limit: 10, leaseMilliseconds: 10_000).count == 10)
     }
 
+    func claimsTakePartOfALargeAcceptAndPartOfItCanBeGivenBack() async throws {
+        let store = try await makeStore()
+        try await store.accept((0..<10).map { event("e\($0)") })
+        let first = try await store.claim(owner: "h1", now: t0, limit: 3, leaseMilliseconds: 60_000)
+        #expect(Set(first.map(\.requestID)) == ["e0", "e1", "e2"])
+        let rest = try await store.claim(owner: "h1", now: t0, limit: 100, leaseMilliseconds: 60_000)
+        #expect(Set(rest.map(\.requestID)) == Set((3..<10).map { "e\($0)" }))
+        // Two of the first three are given back while the third still runs.
+        try await store.release(["e0", "e1"], owner: "h1")
+        #expect(Set(try await store.claim(owner: "h2", now: t0 + 1, limit: 100, leaseMilliseconds: 60_000).map(\.requestID)) == ["e0", "e1"])
+        let done = { (item: AsyncEvent, owner: String) in
+            Settlement(event: item, owner: owner, outcome: .finished(FinishedEvent(condition: .success, record: "{}")))
+        }
+        let e2 = try #require(first.first { $0.requestID == "e2" })
+        #expect(try await store.settle([done(e2, "h1")], now: t0 + 2).applied == 1)
+        #expect(try await store.settle([done(e2, "h1")], now: t0 + 3).applied == 0)  // only once
+        #expect(try await store.claim(owner: "h3", now: t0 + 120_000, limit: 100, leaseMilliseconds: 60_000).count == 9)
+    }
+
+    func recordsDeliveredBySettlesAreCountedReceivedAndAgedOutLikeSentMessages() async throws {
+        let store = try await makeStore()
+        var attributes = QueueAttributes()
+        attributes.messageRetentionSeconds = 600
+        try await store.createQueue("records", attributes: attributes, now: t0)
+        try await store.createQueue("dead", attributes: attributes, now: t0)
+        try await store.accept((0..<300).map { event("r\($0)") })
+        let claimed = try await store.claim(owner: "h", now: t0, limit: 300, leaseMilliseconds: 60_000)
+        #expect(claimed.count == 300)
+        let settled = try await store.settle(claimed.map { item in
+            let record = #"{"requestId":"\#(item.requestID)"}"#
+            let attribute = MessageAttribute(name: "RequestID", dataType: "String", value: item.requestID)
+            return Settlement(event: item, owner: "h", outcome: .finished(FinishedEvent(condition: .success, record: record, deliveries: [
+                QueueDelivery(queue: "records", message: QueueMessage(body: Array(record.utf8))),
+                QueueDelivery(queue: "dead", message: QueueMessage(body: item.payload, attributes: [attribute]), purpose: .deadLetter),
+            ])))
+        }, now: t0 + 1)
+        #expect(settled.applied == 300)
+        #expect(try await store.queue("records", now: t0 + 1)?.visibleMessages == 300)
+        let some = try await store.receive(from: "records", limit: 10, visibilityMilliseconds: 30_000, now: t0 + 2)
+        #expect(some.count == 10)
+        var state = try #require(try await store.queue("records", now: t0 + 2))
+        #expect((state.visibleMessages, state.inFlightMessages) == (290, 10))
+        #expect(try await store.delete(from: "records", receiptHandle: some[0].receiptHandle))
+        var bodies = Set(some.map { String(decoding: $0.message.body, as: UTF8.self) })
+        while case let batch = try await store.receive(from: "records", limit: 10, visibilityMilliseconds: 30_000, now: t0 + 3), !batch.isEmpty {
+            bodies.formUnion(batch.map { String(decoding: $0.message.body, as: UTF8.self) })
+        }
+        #expect(bodies == Set(claimed.map { #"{"requestId":"\#($0.requestID)"}"# }))
+        state = try #require(try await store.queue("records", now: t0 + 3))
+        #expect((state.visibleMessages, state.inFlightMessages) == (0, 299))
+        // Dead-letter messages keep their attributes.
+        let dead = try #require(try await store.receive(from: "dead", limit: 1, visibilityMilliseconds: 30_000, now: t0 + 4).first)
+        #expect(dead.message.attributes.map(\.name) == ["RequestID"])
+        #expect(dead.message.body == claimed.first { $0.requestID == dead.message.attributes[0].value }?.payload)
+        // Purged and aged out as a whole.
+        try await store.purgeQueue("dead")
+        #expect(try await store.queue("dead", now: t0 + 5)?.visibleMessages == 0)
+        #expect(try await store.queue("records", now: t0 + 600_001)?.inFlightMessages == 0)
+    }
+
     func eventsAcceptedWithALeaseAreHeldByItsOwner() async throws {
         let store = try await makeStore()
         try await store.accept([event("before")])

@@ -53,6 +53,7 @@ extension SQLiteAsyncEventStore {
     public func deleteQueue(_ name: String) async throws {
         try await perform { connection throws(StoreError) in
             try connection.run("DELETE FROM queue_messages WHERE queue = ?", [.text(name)])
+            try connection.run("DELETE FROM queue_segments WHERE queue = ?", [.text(name)])
             try connection.run("DELETE FROM queues WHERE name = ?", [.text(name)])
         }
     }
@@ -60,6 +61,7 @@ extension SQLiteAsyncEventStore {
     public func purgeQueue(_ name: String) async throws {
         try await perform { connection throws(StoreError) in
             try connection.run("DELETE FROM queue_messages WHERE queue = ?", [.text(name)])
+            try connection.run("DELETE FROM queue_segments WHERE queue = ?", [.text(name)])
         }
     }
 
@@ -78,6 +80,7 @@ extension SQLiteAsyncEventStore {
             guard let attributes = try Self.attributes(connection, queue) else { throw StoreError("the queue \(queue) does not exist") }
             try Self.dropExpired(connection, queue, attributes, now: now)
             try Self.redriveExhausted(connection, queue, attributes, now: now)
+            try Self.materializeSegments(connection, queue, now: now, wanted: limit)
             let visibility = visibilityMilliseconds ?? Int64(attributes.visibilityTimeoutSeconds) * 1000
             var received: [ReceivedMessage] = []
             try connection.run("""
@@ -119,12 +122,12 @@ extension SQLiteAsyncEventStore {
 
     // MARK: Inside a transaction
 
-    /// Puts a destination's or dead-letter queue's message into its queue; the reason when the
-    /// queue cannot take it (missing, or the message is over the queue's size limit).
+    /// Adds a destination's or dead-letter queue's message to the settle's segments; the reason
+    /// when the queue cannot take it (missing, or the message is over the queue's size limit).
     /// `queues` caches queue attributes for the rest of the transaction (settling a group reads
     /// the same destination queue for every event).
     static func deliver(_ connection: SQLiteConnection, _ delivery: QueueDelivery, now: Int64,
-                        queues: inout [String: QueueAttributes?]) throws(StoreError) -> String? {
+                        queues: inout [String: QueueAttributes?], into segments: inout PendingSegments) throws(StoreError) -> String? {
         let known: QueueAttributes?
         if let cached = queues[delivery.queue] {
             known = cached
@@ -136,7 +139,10 @@ extension SQLiteAsyncEventStore {
         guard delivery.message.body.count <= attributes.maximumMessageBytes else {
             return "the record of \(delivery.message.body.count) bytes is larger than the queue \(delivery.queue)'s MaximumMessageSize of \(attributes.maximumMessageBytes) bytes"
         }
-        try insertMessage(connection, delivery.message, queue: delivery.queue, delaySeconds: delivery.message.delaySeconds ?? attributes.delaySeconds, now: now)
+        let delay = Int64(delivery.message.delaySeconds ?? attributes.delaySeconds) * 1000
+        segments.append(SegmentMessage(id: RequestID.makeTimeOrdered(milliseconds: now), body: delivery.message.body,
+                                       attributes: attributesJSON(delivery.message.attributes)),
+                        queue: delivery.queue, visibleAt: now + delay)
         return nil
     }
 
@@ -144,13 +150,18 @@ extension SQLiteAsyncEventStore {
     private static func insertMessage(_ connection: SQLiteConnection, _ message: QueueMessage, queue: String, delaySeconds: Int,
                                       now: Int64) throws(StoreError) -> String {
         let id = RequestID.makeTimeOrdered(milliseconds: now)
-        let attributes = JSONText.object(message.attributes.map {
-            ($0.name, JSONText.object([("DataType", JSONText.quote($0.dataType)), ("Value", JSONText.quote($0.value))]))
-        })
         try connection.run("""
             INSERT INTO queue_messages (queue, message_id, body, attributes, sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?)
-            """, [.text(queue), .text(id), .blob(message.body), .text(attributes), .integer(now), .integer(now + Int64(delaySeconds) * 1000)])
+            """, [.text(queue), .text(id), .blob(message.body), .text(attributesJSON(message.attributes)), .integer(now),
+                  .integer(now + Int64(delaySeconds) * 1000)])
         return id
+    }
+
+    /// Message attributes as a message row stores them.
+    private static func attributesJSON(_ attributes: [MessageAttribute]) -> String {
+        JSONText.object(attributes.map {
+            ($0.name, JSONText.object([("DataType", JSONText.quote($0.dataType)), ("Value", JSONText.quote($0.value))]))
+        })
     }
 
     private static func attributes(_ connection: SQLiteConnection, _ name: String) throws(StoreError) -> QueueAttributes? {
@@ -184,8 +195,10 @@ extension SQLiteAsyncEventStore {
         try dropExpired(connection, name, state.attributes, now: now)
         var hidden = 0
         try connection.run("""
-            SELECT (SELECT count(*) FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2),
-                   (SELECT count(*) FROM queue_messages WHERE queue = ?1 AND visible_at > ?2),
+            SELECT (SELECT count(*) FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2)
+                     + (SELECT coalesce(sum(message_count), 0) FROM queue_segments WHERE queue = ?1 AND visible_at <= ?2),
+                   (SELECT count(*) FROM queue_messages WHERE queue = ?1 AND visible_at > ?2)
+                     + (SELECT coalesce(sum(message_count), 0) FROM queue_segments WHERE queue = ?1 AND visible_at > ?2),
                    (SELECT count(*) FROM queue_messages WHERE queue = ?1 AND visible_at > ?2 AND receive_count > 0)
             """, [.text(name), .integer(now)]) { row in
             state.visibleMessages = Int(row.integer(0))
@@ -209,8 +222,9 @@ extension SQLiteAsyncEventStore {
     /// Messages past the retention period are gone, as in SQS (counted from the first send, also
     /// after a move to a dead-letter queue).
     private static func dropExpired(_ connection: SQLiteConnection, _ queue: String, _ attributes: QueueAttributes, now: Int64) throws(StoreError) {
-        try connection.run("DELETE FROM queue_messages WHERE queue = ? AND sent_at <= ?",
-                           [.text(queue), .integer(now - Int64(attributes.messageRetentionSeconds) * 1000)])
+        let cutoff = now - Int64(attributes.messageRetentionSeconds) * 1000
+        try connection.run("DELETE FROM queue_messages WHERE queue = ? AND sent_at <= ?", [.text(queue), .integer(cutoff)])
+        try connection.run("DELETE FROM queue_segments WHERE queue = ? AND sent_at <= ?", [.text(queue), .integer(cutoff)])
     }
 
     /// Visible messages already received `maxReceiveCount` times move to the dead-letter queue

@@ -15,6 +15,8 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
     private let queue = DispatchQueue(label: "chute.sqlite-store")
     private let pending = Mutex<(work: [Work], draining: Bool)>(([], false))
     private let writerCounters = Mutex(WriterStatistics())
+    /// Where batched events are; touched only by work on `queue`.
+    let batches = EventBatchIndex()
 
     /// A unit of work in a group transaction; `run` must not resume anything itself.
     private struct Work: Sendable {
@@ -98,9 +100,13 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
             CREATE INDEX IF NOT EXISTS queue_messages_received ON queue_messages (queue, visible_at) WHERE receive_count > 0;
             """)
         try connection.execute(Self.functionsSchema)
+        try connection.execute(Self.batchSchema)
+        try connection.execute(Self.segmentSchema)
         if releaseLeases {
             try connection.execute("UPDATE async_events SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL")
+            try connection.execute("UPDATE event_batches SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL")
         }
+        try indexBatches(connection)
     }
 
     // MARK: Group commit
@@ -157,14 +163,22 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
             do {
                 try connection.transaction { () throws(StoreError) in
                     for work in batch { try work.run(connection) }
+                    try flushBatches(connection)
                 }
+                batches.commit()
                 batch.forEach { $0.done(.success(())) }
             } catch {
+                batches.rollback()
                 for work in batch {
                     do {
-                        try connection.transaction { () throws(StoreError) in try work.run(connection) }
+                        try connection.transaction { () throws(StoreError) in
+                            try work.run(connection)
+                            try flushBatches(connection)
+                        }
+                        batches.commit()
                         work.done(.success(()))
                     } catch {
+                        batches.rollback()
                         work.done(.failure(error))
                     }
                 }
@@ -191,24 +205,45 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
     @discardableResult
     public func accept(_ events: [AsyncEvent], lease: EventLease?) async throws -> [AsyncEvent] {
         guard !events.isEmpty else { return [] }
-        return try await perform { connection throws(StoreError) in
+        return try await perform { [self] connection throws(StoreError) in
             var stored: [AsyncEvent] = []
-            for event in events where try Self.insert(connection, event, lease: lease) { stored.append(event) }
+            for event in events {
+                if EventBatchCodec.isBatchable(event) {
+                    // Written as a batch row when the group commits.
+                    guard !batches.holds(event.requestID), try !Self.hasRow(connection, event.requestID) else { continue }
+                    batches.buffer(event, lease: lease)
+                    stored.append(event)
+                } else if try insert(connection, event, lease: lease) {
+                    stored.append(event)
+                }
+            }
             return stored
         }
     }
 
-    /// Inserts an event unless its request id is already stored; returns whether it did.
+    /// Stores an event in a row of its own unless its request id is already stored; returns
+    /// whether it did. `lane` 1 is for events that run again (retries, re-queues).
     @discardableResult
-    private static func insert(_ connection: SQLiteConnection, _ event: AsyncEvent, lease: EventLease? = nil) throws(StoreError) -> Bool {
+    func insert(_ connection: SQLiteConnection, _ event: AsyncEvent, lease: EventLease? = nil, lane: Int64 = 0) throws(StoreError) -> Bool {
+        guard !batches.holds(event.requestID) else { return false }
         try connection.run("""
             INSERT OR IGNORE INTO async_events (request_id, function_name, qualifier, payload, received_at,
-                invoke_count, requeue_count, due_at, lane, chain_depth, lease_owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
+                invoke_count, requeue_count, due_at, lane, chain_depth, failure_kind, error_type, error_message, stack_trace,
+                lease_owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.text(event.requestID), .text(event.functionName), .text(event.qualifier), .blob(event.payload),
                   .integer(event.receivedAtMilliseconds), .integer(Int64(event.invokeCount)),
-                  .integer(Int64(event.requeueCount)), .integer(event.dueAtMilliseconds), .integer(Int64(event.chainDepth)),
+                  .integer(Int64(event.requeueCount)), .integer(event.dueAtMilliseconds), .integer(lane), .integer(Int64(event.chainDepth)),
+                  .optionalText(event.lastFailure?.kind.rawValue), .optionalText(event.lastFailure?.error.errorType),
+                  .optionalText(event.lastFailure?.error.errorMessage),
+                  .optionalText(event.lastFailure?.error.stackTrace.joined(separator: "\n")),
                   .optionalText(lease?.owner), .integer(lease?.untilMilliseconds ?? 0)])
         return connection.changes == 1
+    }
+
+    private static func hasRow(_ connection: SQLiteConnection, _ requestID: String) throws(StoreError) -> Bool {
+        var found = false
+        try connection.run("SELECT 1 FROM async_events WHERE request_id = ?", [.text(requestID)]) { _ in found = true }
+        return found
     }
 
     public func claim(owner: String, now: Int64, limit: Int, leaseMilliseconds: Int64,
@@ -216,7 +251,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
         guard limit > 0 else { return [] }
         let excluded = excluding.sorted()
         // Leases need not survive a crash: reopening the store releases them all.
-        return try await perform(durable: false) { connection throws(StoreError) in
+        return try await perform(durable: false) { [self] connection throws(StoreError) in
             let claim = { (condition: String, bindings: [SQLiteValue], limit: Int) throws(StoreError) -> [AsyncEvent] in
                 try Self.claim(connection, where: condition, bindings, owner: owner, now: now, limit: limit, lease: leaseMilliseconds,
                                excluding: excluded)
@@ -224,11 +259,14 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
             let retryShare = max(1, limit / 4)
             // Expired leases first: their holder died (or stalled) and they are the oldest work.
             var claimed = try claim("lease_owner IS NOT NULL AND lease_until <= ?", [.integer(now)], limit)
+            for batch in try expiredBatches(connection, now: now, excluding: excluding) where claimed.count < limit {
+                claimed += try leaseBatch(connection, batch.id, limit: limit - claimed.count, owner: owner, until: now + leaseMilliseconds)
+            }
             // Due events are read function by function (the index leads with the function), so a
             // backlog of a function left out costs nothing to skip.
             let functions = try Self.claimableFunctions(connection).filter { !excluding.contains($0) }
             let lane = { (lane: Int64, limit: Int) throws(StoreError) -> [AsyncEvent] in
-                try Self.claimDue(connection, lane: lane, functions: functions, owner: owner, now: now, limit: limit, lease: leaseMilliseconds)
+                try self.claimDue(connection, lane: lane, functions: functions, owner: owner, now: now, limit: limit, lease: leaseMilliseconds)
             }
             // A quarter of each claim is kept for due retries, the rest for fresh events; either
             // lane fills what the other leaves.
@@ -261,46 +299,64 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
         return events.sorted { $0.dueAtMilliseconds < $1.dueAtMilliseconds }
     }
 
-    /// The functions that have unleased events, found by skipping through the claimable index one
-    /// function at a time (a few index probes, however many events each has).
+    /// The functions that have unleased events (in rows of their own or in batches), found by
+    /// skipping through the claimable indexes one function at a time (a few index probes, however
+    /// many events each has).
     private static func claimableFunctions(_ connection: SQLiteConnection) throws(StoreError) -> [String] {
-        var functions: [String] = []
-        try connection.run("""
-            WITH RECURSIVE f(name) AS (
-                SELECT (SELECT min(function_name) FROM async_events WHERE lease_owner IS NULL)
-                UNION ALL
-                SELECT (SELECT min(function_name) FROM async_events WHERE lease_owner IS NULL AND function_name > f.name)
-                FROM f WHERE f.name IS NOT NULL)
-            SELECT name FROM f WHERE name IS NOT NULL
-            """) { row in
-            if let name = row.text(0) { functions.append(name) }
+        var functions: Set<String> = []
+        for table in ["async_events", "event_batches"] {
+            try connection.run("""
+                WITH RECURSIVE f(name) AS (
+                    SELECT (SELECT min(function_name) FROM \(table) WHERE lease_owner IS NULL)
+                    UNION ALL
+                    SELECT (SELECT min(function_name) FROM \(table) WHERE lease_owner IS NULL AND function_name > f.name)
+                    FROM f WHERE f.name IS NOT NULL)
+                SELECT name FROM f WHERE name IS NOT NULL
+                """) { row in
+                if let name = row.text(0) { functions.insert(name) }
+            }
         }
-        return functions
+        return functions.sorted()
     }
 
     /// Leases up to `limit` unleased events of `lane` due by `now` from `functions`, oldest due
-    /// first across the functions.
-    private static func claimDue(_ connection: SQLiteConnection, lane: Int64, functions: [String], owner: String, now: Int64,
-                                 limit: Int, lease: Int64) throws(StoreError) -> [AsyncEvent] {
+    /// first across the functions. Fresh events (lane 0) come from rows of their own and from
+    /// batch rows.
+    private func claimDue(_ connection: SQLiteConnection, lane: Int64, functions: [String], owner: String, now: Int64,
+                          limit: Int, lease: Int64) throws(StoreError) -> [AsyncEvent] {
         guard limit > 0, !functions.isEmpty else { return [] }
-        var candidates: [(rowid: Int64, due: Int64)] = []
+        enum Source { case row(Int64), batch(Int64) }
+        var candidates: [(due: Int64, source: Source)] = []
         for function in functions {
             try connection.run("""
                 SELECT rowid, due_at FROM async_events WHERE lease_owner IS NULL AND function_name = ? AND lane = ? AND due_at <= ?
                 ORDER BY due_at LIMIT ?
                 """, [.text(function), .integer(lane), .integer(now), .integer(Int64(limit))]) { row in
-                candidates.append((row.integer(0), row.integer(1)))
+                candidates.append((row.integer(1), .row(row.integer(0))))
+            }
+            if lane == 0 {
+                candidates += try dueBatches(connection, function: function, now: now, limit: limit).map { ($0.due, .batch($0.id)) }
             }
         }
         guard !candidates.isEmpty else { return [] }
-        if functions.count > 1 { candidates.sort { $0.due < $1.due } }
-        let chosen = candidates.prefix(limit).map { String($0.rowid) }.joined(separator: ",")
+        candidates.sort { $0.due < $1.due }
+        var rows: [Int64] = []
         var events: [AsyncEvent] = []
-        try connection.run("""
-            UPDATE async_events SET lease_owner = ?, lease_until = ? WHERE rowid IN (SELECT value FROM json_each(?))
-            RETURNING \(claimedColumns)
-            """, [.text(owner), .integer(now + lease), .text("[" + chosen + "]")]) { row in
-            events.append(claimedEvent(row))
+        for candidate in candidates {
+            let left = limit - rows.count - events.count
+            guard left > 0 else { break }
+            switch candidate.source {
+            case .row(let rowid): rows.append(rowid)
+            case .batch(let id): events += try leaseBatch(connection, id, limit: left, owner: owner, until: now + lease)
+            }
+        }
+        if !rows.isEmpty {
+            try connection.run("""
+                UPDATE async_events SET lease_owner = ?, lease_until = ? WHERE rowid IN (SELECT value FROM json_each(?))
+                RETURNING \(Self.claimedColumns)
+                """, [.text(owner), .integer(now + lease), .text("[" + rows.map(String.init).joined(separator: ",") + "]")]) { row in
+                events.append(Self.claimedEvent(row))
+            }
         }
         return events.sorted { $0.dueAtMilliseconds < $1.dueAtMilliseconds }
     }
@@ -322,23 +378,38 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
 
     public func release(_ requestIDs: [String], owner: String) async throws {
         guard !requestIDs.isEmpty else { return }
-        try await perform { connection throws(StoreError) in
+        try await perform { [self] connection throws(StoreError) in
+            var batched: [(String, EventBatchIndex.Location)] = []
             for id in requestIDs {
+                if let location = batches.location(of: id) {
+                    batched.append((id, location))
+                    continue
+                }
                 try connection.run("UPDATE async_events SET lease_owner = NULL, lease_until = 0 WHERE request_id = ? AND lease_owner = ?",
                                    [.text(id), .text(owner)])
             }
+            try releaseBatched(batched, owner: owner, connection)
         }
     }
 
     @discardableResult
     public func settle(_ settlements: [Settlement], now: Int64) async throws -> SettleReport {
         guard !settlements.isEmpty else { return SettleReport() }
-        return try await perform { connection throws(StoreError) in
+        return try await perform { [self] connection throws(StoreError) in
             var report = SettleReport()
             var queues: [String: QueueAttributes?] = [:]
+            var touched = TouchedBatches()
+            var segments = PendingSegments()
             for settlement in settlements {
                 let event = settlement.event
+                let location = batches.location(of: event.requestID)
                 switch settlement.outcome {
+                case .runAgain where location != nil:
+                    // It leaves its batch for a row of its own, with its history.
+                    guard try finishBatched(location!, requestID: event.requestID, owner: settlement.owner, touched: &touched, connection)
+                    else { continue }
+                    try insert(connection, event, lane: 1)
+                    report.applied += 1
                 case .runAgain:
                     try connection.run("""
                         UPDATE async_events SET invoke_count = ?, requeue_count = ?, due_at = ?, lane = 1,
@@ -351,9 +422,14 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                               .text(event.requestID), .text(settlement.owner)])
                     report.applied += connection.changes
                 case .finished(let finished):
-                    try connection.run("DELETE FROM async_events WHERE request_id = ? AND lease_owner = ?",
-                                       [.text(event.requestID), .text(settlement.owner)])
-                    guard connection.changes == 1 else { continue }
+                    if let location {
+                        guard try finishBatched(location, requestID: event.requestID, owner: settlement.owner, touched: &touched, connection)
+                        else { continue }
+                    } else {
+                        try connection.run("DELETE FROM async_events WHERE request_id = ? AND lease_owner = ?",
+                                           [.text(event.requestID), .text(settlement.owner)])
+                        guard connection.changes == 1 else { continue }
+                    }
                     report.applied += 1
                     if !finished.condition.isSuccess {
                         try connection.run("""
@@ -364,20 +440,22 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                                   .text(finished.condition.rawValue), .text(finished.record), .integer(now)])
                     }
                     for delivery in finished.deliveries {
-                        if let problem = try Self.deliver(connection, delivery, now: now, queues: &queues) {
+                        if let problem = try Self.deliver(connection, delivery, now: now, queues: &queues, into: &segments) {
                             try Self.keepUndeliverable(connection, requestID: event.requestID, destination: delivery.queue,
                                                        reason: problem, record: finished.record)
                             report.undelivered.append(UndeliveredQueueDelivery(
                                 requestID: event.requestID, functionName: event.functionName, queue: delivery.queue, purpose: delivery.purpose))
                         }
                     }
-                    for followUp in finished.followUps { try Self.insert(connection, followUp) }
+                    for followUp in finished.followUps { try insert(connection, followUp) }
                     for (destination, reason) in finished.undeliverable {
                         try Self.keepUndeliverable(connection, requestID: event.requestID, destination: destination, reason: reason,
                                                    record: finished.record)
                     }
                 }
             }
+            try touched.write(in: self, connection)
+            try Self.writeSegments(connection, segments, sentAt: now)
             return report
         }
     }
@@ -417,7 +495,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
 
     @discardableResult
     public func redrive(_ requestIDs: [String]?, now: Int64) async throws -> [String] {
-        try await perform { connection throws(StoreError) in
+        try await perform { [self] connection throws(StoreError) in
             var events: [AsyncEvent] = []
             let select = "SELECT request_id, function_name, qualifier, payload FROM failed_events WHERE redriven_at IS NULL"
             let collect: (SQLiteRow) throws(StoreError) -> Void = { row in
@@ -430,7 +508,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                 try connection.run(select, row: collect)
             }
             for event in events {
-                try Self.insert(connection, event)
+                try insert(connection, event)
                 try connection.run("UPDATE failed_events SET redriven_at = ? WHERE request_id = ?", [.integer(now), .text(event.requestID)])
             }
             return events.map(\.requestID)
