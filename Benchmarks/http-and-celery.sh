@@ -2,7 +2,7 @@
 # Asynchronous invocations through `chute serve`'s HTTP Invoke with keep-alive (wrk), end to end
 # to the destination queue, beside the same no-op task on Celery with a local Redis, in one run.
 #
-#   bash Benchmarks/http-and-celery.sh [SECONDS_PER_WRK_RUN] [CELERY_TASKS]
+#   bash Benchmarks/http-and-celery.sh [SECONDS_PER_WRK_RUN] [CELERY_TASKS] [WRK_CONNECTIONS...]
 #
 # Prints a Markdown table (recorded in BENCHMARKS.md). Installs wrk, redis-server (apt) and
 # celery, redis (pip) when missing. Everything listens on 127.0.0.1 and is stopped at the end.
@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
 celery_tasks=${2:-20000}
+connections=("${@:3}")
+[ ${#connections[@]} -gt 0 ] || connections=(32 128)
 
 bash scripts/setup.sh
 missing=()
@@ -36,27 +38,29 @@ queue_count() {  # messages in the destination queue `done` (SQS GetQueueAttribu
 
 rows=()
 for function in noop noop-process; do
-  data="$work/chute-$function"
+ for clients in "${connections[@]}"; do
+  data="$work/chute-$function-$clients"
   mkdir -p "$data"
   .build/release/chute serve --config Benchmarks/serve-noop.yaml --data-dir "$data" --port 0 --log-level error > "$data/serve.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do grep -q listening "$data/serve.log" && break; sleep 0.1; done
   url=$(grep -o 'http://[0-9.:]*' "$data/serve.log")
   start=$(date +%s.%N)
-  line=$(wrk -t1 -c32 -d"${seconds}s" -s Benchmarks/post-event.lua "$url/2015-03-31/functions/$function/invocations" | grep '^WRK ')
+  line=$(wrk -t1 -c"$clients" -d"${seconds}s" -s Benchmarks/post-event.lua "$url/2015-03-31/functions/$function/invocations" | grep '^WRK ')
   accepted=$(date +%s.%N)
   requests=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1][4:])["requests"])' "$line")
   while [ "$(queue_count "$url")" -lt "$requests" ]; do sleep 0.05; done
   finished=$(date +%s.%N)
-  rows+=("$(python3 - "$line" "$start" "$accepted" "$finished" "$function" <<'PY'
+  rows+=("$(python3 - "$line" "$start" "$accepted" "$finished" "$function" "$clients" <<'PY'
 import json, sys
 wrk = json.loads(sys.argv[1][4:])
 start, accepted, finished = map(float, sys.argv[2:5])
-print(f"| Chute, HTTP Invoke (Event), {sys.argv[5]} | {wrk['requests']:,} | {wrk['requests'] / wrk['seconds']:,.0f} | "
+print(f"| Chute, HTTP Invoke (Event), {sys.argv[5]}, {sys.argv[6]} connections | {wrk['requests']:,} | {wrk['requests'] / wrk['seconds']:,.0f} | "
       f"{wrk['requests'] / (finished - start):,.0f} | {wrk['p50_ms']:.2f} / {wrk['p99_ms']:.2f} | {wrk['errors']} |")
 PY
 )")
   kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+ done
 done
 
 redis-server --port 16379 --bind 127.0.0.1 --save '' --appendonly no --dir "$work" > "$work/redis.log" 2>&1 &
