@@ -21,7 +21,8 @@ extension SQLiteAsyncEventStore {
         CREATE INDEX IF NOT EXISTS event_batches_leased ON event_batches (lease_until) WHERE lease_owner IS NOT NULL;
         """
 
-    /// A batch row as claims and settlements read it.
+    /// A batch row as claims and settlements read it (settlements leave `events` empty: they need
+    /// only the holder and the done marks).
     struct BatchRow {
         var id: Int64
         var functionName: String
@@ -66,18 +67,19 @@ extension SQLiteAsyncEventStore {
         return connection.lastInsertRowID
     }
 
-    static func batchRow(_ row: SQLiteRow) throws(StoreError) -> BatchRow {
+    static func batchRow(_ row: SQLiteRow, withEvents: Bool = true) throws(StoreError) -> BatchRow {
         let functionName = row.text(1) ?? ""
         return BatchRow(id: row.integer(0), functionName: functionName, owner: row.text(2),
                         done: DoneEvents(bits: row.blob(4), count: Int(row.integer(3))),
-                        events: try EventBatchCodec.decode(row.blob(5), functionName: functionName))
+                        events: withEvents ? try EventBatchCodec.decode(row.blob(5), functionName: functionName) : [])
     }
 
-    func readBatch(_ connection: SQLiteConnection, _ id: Int64) throws(StoreError) -> BatchRow? {
+    func readBatch(_ connection: SQLiteConnection, _ id: Int64, withEvents: Bool = true) throws(StoreError) -> BatchRow? {
         var batch: BatchRow?
-        try connection.run("SELECT id, function_name, lease_owner, event_count, done, events FROM event_batches WHERE id = ?",
+        let columns = withEvents ? "events" : "NULL"
+        try connection.run("SELECT id, function_name, lease_owner, event_count, done, \(columns) FROM event_batches WHERE id = ?",
                            [.integer(id)]) { row throws(StoreError) in
-            batch = try Self.batchRow(row)
+            batch = try Self.batchRow(row, withEvents: withEvents)
         }
         return batch
     }
@@ -158,7 +160,7 @@ extension SQLiteAsyncEventStore {
 
         mutating func row(_ id: Int64, in store: SQLiteAsyncEventStore, _ connection: SQLiteConnection) throws(StoreError) -> BatchRow? {
             if let known = rows[id] { return known }
-            let row = try store.readBatch(connection, id)
+            let row = try store.readBatch(connection, id, withEvents: false)
             rows[id] = .some(row)
             return row
         }

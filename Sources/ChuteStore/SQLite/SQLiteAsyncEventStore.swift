@@ -10,6 +10,9 @@ import Glibc
 /// wait, then go together into the next one (group commit): durability costs one fsync per group,
 /// not per event. Single host: opening the file releases every lease, because the process that
 /// held them is gone (a PostgreSQL store lets leases expire instead).
+///
+/// The hot path writes few rows: fresh events go into batch rows (`+Batches`), records into queue
+/// segments (`+QueueSegments`); retries and events given back alone have rows of their own.
 public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
     private let connection: SQLiteConnection
     private let queue = DispatchQueue(label: "chute.sqlite-store")
