@@ -108,6 +108,24 @@ import Testing
         #expect(try await store.settle(claimed.map { Settlement(event: $0, owner: "h", outcome: .finished(finished)) }, now: t0).applied == 10)
     }
 
+    /// The store keys batched events by their ids packed into 128 bits when they are lowercase
+    /// UUIDs: ids that differ only in case or are not UUIDs at all stay distinct events, and a
+    /// repeated id is still refused.
+    @Test func requestIDsThatAreNotLowercaseUUIDsStayDistinct() async throws {
+        let store = try SQLiteAsyncEventStore(path: Self.freshPath())
+        let t0: Int64 = 1_700_000_000_000
+        let lower = RequestID.make()
+        let ids = [lower, lower.uppercased(), "order-42", String(lower.map { $0 == "-" ? "_" : $0 })]
+        let events = ids.map { AsyncEvent(requestID: $0, functionName: "f", payload: [1], receivedAtMilliseconds: t0) }
+        #expect(try await store.accept(events, lease: nil).map(\.requestID) == ids)
+        #expect(try await store.accept(events, lease: nil).isEmpty)
+        let claimed = try await store.claim(owner: "h", now: t0, limit: 10, leaseMilliseconds: 1_000)
+        #expect(claimed.map(\.requestID).sorted() == ids.sorted())
+        let finished = FinishedEvent(condition: .success, record: "{}")
+        #expect(try await store.settle(claimed.map { Settlement(event: $0, owner: "h", outcome: .finished(finished)) }, now: t0).applied == 4)
+        #expect(try await store.claim(owner: "h", now: t0 + 5_000, limit: 10, leaseMilliseconds: 1_000).isEmpty)
+    }
+
     @Test func anUnwritablePathIsAClearError() {
         #expect(throws: StoreError.self) { try SQLiteAsyncEventStore(path: "/nonexistent-dir/chute.sqlite") }
     }
