@@ -8,6 +8,12 @@ import NIOCore
 enum AWSResponse {
     static let errorTypeHeader = HTTPField.Name("x-amzn-ErrorType")!
     static let requestIDHeader = HTTPField.Name("x-amzn-RequestId")!
+    static let invocationTypeHeader = HTTPField.Name("X-Amz-Invocation-Type")!
+    static let executedVersionHeader = HTTPField.Name("X-Amz-Executed-Version")!
+    static let logTypeHeader = HTTPField.Name("X-Amz-Log-Type")!
+    static let logResultHeader = HTTPField.Name("X-Amz-Log-Result")!
+    static let functionErrorHeader = HTTPField.Name("X-Amz-Function-Error")!
+    static let targetHeader = HTTPField.Name("X-Amz-Target")!
 
     /// A JSON body with `status`.
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {

@@ -9,14 +9,34 @@ import Synchronization
 /// settings, found by name, partial ARN or full ARN.
 public final class FunctionRegistry: AsyncFunctionDirectory, Sendable {
     public struct Entry: Sendable {
-        public var configuration: FunctionConfiguration
-        public var pool: any FunctionPool
-        public var asyncSettings: ConfigurationFile.AsyncSettings
+        public let configuration: FunctionConfiguration
+        public let pool: any FunctionPool
+        public var asyncSettings: ConfigurationFile.AsyncSettings { didSet { asyncFunction = makeAsyncFunction() } }
         public var lastModifiedMilliseconds: Int64
         /// PutFunctionConcurrency's value; nil when unreserved.
-        public var reservedConcurrency: Int?
+        public var reservedConcurrency: Int? { didSet { asyncFunction = makeAsyncFunction() } }
         /// How the function was created through the API; nil for functions the configuration file declares.
         var definition: FunctionDefinition?
+        /// The function as the asynchronous pipeline sees it, built when the entry changes rather
+        /// than on every accept (it parses the destinations' ARNs).
+        private(set) var asyncFunction: AsyncFunction!
+
+        init(configuration: FunctionConfiguration, pool: any FunctionPool, asyncSettings: ConfigurationFile.AsyncSettings,
+             lastModifiedMilliseconds: Int64, reservedConcurrency: Int?, definition: FunctionDefinition?) {
+            self.configuration = configuration
+            self.pool = pool
+            self.asyncSettings = asyncSettings
+            self.lastModifiedMilliseconds = lastModifiedMilliseconds
+            self.reservedConcurrency = reservedConcurrency
+            self.definition = definition
+            asyncFunction = makeAsyncFunction()
+        }
+
+        private func makeAsyncFunction() -> AsyncFunction {
+            AsyncFunction(name: configuration.name, arn: configuration.arn, pool: pool, concurrency: configuration.concurrency,
+                          invokeConfig: asyncSettings.invokeConfig, deadLetterTarget: asyncSettings.deadLetterTarget,
+                          reservedConcurrency: reservedConcurrency)
+        }
     }
 
     private let entries = Mutex<[String: Entry]>([:])
@@ -84,10 +104,7 @@ public final class FunctionRegistry: AsyncFunctionDirectory, Sendable {
     }
 
     public func function(named name: String) -> AsyncFunction? {
-        guard let entry = entry(named: name) else { return nil }
-        return AsyncFunction(name: entry.configuration.name, arn: entry.configuration.arn, pool: entry.pool,
-                             concurrency: entry.configuration.concurrency, invokeConfig: entry.asyncSettings.invokeConfig,
-                             deadLetterTarget: entry.asyncSettings.deadLetterTarget, reservedConcurrency: entry.reservedConcurrency)
+        entries.withLock { $0[name]?.asyncFunction }
     }
 
     public func shutdown() async {

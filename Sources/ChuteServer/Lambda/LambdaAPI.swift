@@ -84,7 +84,7 @@ struct LambdaAPI: Sendable {
 
     func entry(_ context: BasicRequestContext) throws -> (entry: FunctionRegistry.Entry, qualifier: String) {
         let raw = context.parameters.get("name") ?? ""
-        let decoded = raw.removingPercentEncoding ?? raw
+        let decoded = raw.contains("%") ? raw.removingPercentEncoding ?? raw : raw
         guard let (name, qualifier) = FunctionRegistry.parseFunctionName(decoded) else {
             throw ServiceError.validation([
                 "Value '\(decoded)' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: "
@@ -104,7 +104,7 @@ struct LambdaAPI: Sendable {
 
     private func invoke(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let (entry, qualifier) = try entry(context)
-        let type = request.headers[HTTPField.Name("X-Amz-Invocation-Type")!] ?? "RequestResponse"
+        let type = request.headers[AWSResponse.invocationTypeHeader] ?? "RequestResponse"
         var request = request
         switch type {
         case "Event":
@@ -135,15 +135,15 @@ struct LambdaAPI: Sendable {
                 throw ServiceError(type: "TooManyRequestsException", message: throttle.description, statusCode: 429)
             case .completed(let report):
                 metrics.finished(name, durationNanoseconds: report.durationNanoseconds, functionError: !report.outcome.isSuccess)
-                var headers: HTTPFields = [HTTPField.Name("X-Amz-Executed-Version")!: qualifier]
-                if request.headers[HTTPField.Name("X-Amz-Log-Type")!] == "Tail" {
-                    headers[HTTPField.Name("X-Amz-Log-Result")!] = logResult(report)
+                var headers: HTTPFields = [AWSResponse.executedVersionHeader: qualifier]
+                if request.headers[AWSResponse.logTypeHeader] == "Tail" {
+                    headers[AWSResponse.logResultHeader] = logResult(report)
                 }
                 switch report.outcome {
                 case .success(let response):
                     return AWSResponse.bytes(response, headers: headers)
                 case .handled(let error), .unhandled(let error):
-                    headers[HTTPField.Name("X-Amz-Function-Error")!] = report.outcome.functionErrorKind
+                    headers[AWSResponse.functionErrorHeader] = report.outcome.functionErrorKind
                     return AWSResponse.bytes(Array(error.payload().utf8), headers: headers)
                 }
             }

@@ -22,7 +22,7 @@ struct SQSAPI: Sendable {
 
     private func handle(_ request: Request) async -> Response {
         do {
-            guard let target = request.headers[HTTPField.Name("X-Amz-Target")!], target.hasPrefix("AmazonSQS.") else {
+            guard let target = request.headers[AWSResponse.targetHeader], target.hasPrefix("AmazonSQS.") else {
                 throw ServiceError(type: "UnknownOperationException", message: "expected an X-Amz-Target header of AmazonSQS.OPERATION")
             }
             var request = request
