@@ -37,6 +37,24 @@ queue_count() {  # messages in the destination queue `done` (SQS GetQueueAttribu
 }
 
 rows=()
+# The HTTP layer alone: DryRun Invokes are routed and answered 204 without the store or a handler.
+for clients in "${connections[@]}"; do
+  data="$work/chute-dry-run-$clients"
+  mkdir -p "$data"
+  .build/release/chute serve --config Benchmarks/serve-noop.yaml --data-dir "$data" --port 0 --log-level error > "$data/serve.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do grep -q listening "$data/serve.log" && break; sleep 0.1; done
+  url=$(grep -o 'http://[0-9.:]*' "$data/serve.log")
+  line=$(wrk -t1 -c"$clients" -d"${seconds}s" -s Benchmarks/dry-run.lua "$url/2015-03-31/functions/noop/invocations" | grep '^WRK ')
+  rows+=("$(python3 - "$line" "$clients" <<'PY'
+import json, sys
+wrk = json.loads(sys.argv[1][4:])
+print(f"| Chute, HTTP Invoke (DryRun: routing only, nothing stored or run), {sys.argv[2]} connections | {wrk['requests']:,} | "
+      f"{wrk['requests'] / wrk['seconds']:,.0f} | - | {wrk['p50_ms']:.2f} / {wrk['p99_ms']:.2f} | {wrk['errors']} |")
+PY
+)")
+  kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+done
 for function in noop noop-process; do
  for clients in "${connections[@]}"; do
   data="$work/chute-$function-$clients"
