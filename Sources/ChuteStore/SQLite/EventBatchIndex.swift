@@ -23,10 +23,13 @@ final class EventBatchIndex: @unchecked Sendable {
 
     struct Buffer {
         var events: [AsyncEvent] = []
+        /// The events' keys, index for index.
+        var keys: [EventKey] = []
         var leaseUntil: Int64 = 0
 
-        mutating func append(_ event: AsyncEvent, leaseUntil until: Int64) {
+        mutating func append(_ event: AsyncEvent, key: EventKey, leaseUntil until: Int64) {
             events.append(event)
+            keys.append(key)
             leaseUntil = max(leaseUntil, until)
         }
     }
@@ -38,33 +41,45 @@ final class EventBatchIndex: @unchecked Sendable {
 
     private var locations: [EventKey: Location] = [:]
     private var journal: [(EventKey, Location?)] = []
-    private(set) var buffers: [BufferKey: Buffer] = [:]
+    /// The open transaction's buffers, in the order their keys first came, with an index; a group
+    /// of accepts mostly buffers for one function, so the last key used is checked first.
+    private var buffers: [(key: BufferKey, buffer: Buffer)] = []
+    private var bufferIndex: [BufferKey: Int] = [:]
+    private var lastBuffer = 0
     private var bufferedIDs: Set<EventKey> = []
 
-    func location(of requestID: String) -> Location? { locations[EventKey(requestID)] }
+    func location(of key: EventKey) -> Location? { locations[key] }
 
     /// Whether an event with this id waits in a batch row or in the open transaction's buffer.
-    func holds(_ requestID: String) -> Bool {
-        let key = EventKey(requestID)
-        return locations[key] != nil || bufferedIDs.contains(key)
+    func holds(_ key: EventKey) -> Bool {
+        locations[key] != nil || bufferedIDs.contains(key)
     }
 
-    func setLocation(_ location: Location?, of requestID: String) {
-        let key = EventKey(requestID)
+    func setLocation(_ location: Location?, of key: EventKey) {
         let previous = location == nil ? locations.removeValue(forKey: key) : locations.updateValue(location!, forKey: key)
         journal.append((key, previous))
     }
 
-    func buffer(_ event: AsyncEvent, lease: EventLease?) {
-        buffers[BufferKey(functionName: event.functionName, owner: lease?.owner), default: Buffer()]
-            .append(event, leaseUntil: lease?.untilMilliseconds ?? 0)
-        bufferedIDs.insert(EventKey(event.requestID))
+    func buffer(_ event: AsyncEvent, key: EventKey, lease: EventLease?) {
+        let bufferKey = BufferKey(functionName: event.functionName, owner: lease?.owner)
+        if lastBuffer >= buffers.count || buffers[lastBuffer].key != bufferKey {
+            if let known = bufferIndex[bufferKey] {
+                lastBuffer = known
+            } else {
+                lastBuffer = buffers.count
+                bufferIndex[bufferKey] = lastBuffer
+                buffers.append((bufferKey, Buffer()))
+            }
+        }
+        buffers[lastBuffer].buffer.append(event, key: key, leaseUntil: lease?.untilMilliseconds ?? 0)
+        bufferedIDs.insert(key)
     }
 
     /// Empties the buffer (its rows are being written).
-    func takeBuffers() -> [BufferKey: Buffer] {
+    func takeBuffers() -> [(key: BufferKey, buffer: Buffer)] {
         defer {
             buffers.removeAll(keepingCapacity: true)
+            bufferIndex.removeAll(keepingCapacity: true)
             bufferedIDs.removeAll(keepingCapacity: true)
         }
         return buffers
@@ -81,6 +96,7 @@ final class EventBatchIndex: @unchecked Sendable {
         for (key, previous) in journal.reversed() { locations[key] = previous }
         journal.removeAll(keepingCapacity: true)
         buffers.removeAll()
+        bufferIndex.removeAll()
         bufferedIDs.removeAll()
     }
 
@@ -109,27 +125,25 @@ struct EventKey: Hashable {
 
     /// The 128 bits of a canonical lowercase UUID (`8-4-4-4-12` hex digits), or nil.
     private static func pack(_ bytes: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64)? {
-        guard bytes.count == 36 else { return nil }
-        var words: (UInt64, UInt64) = (0, 0)
-        var digits = 0
-        for (index, byte) in bytes.enumerated() {
-            if index == 8 || index == 13 || index == 18 || index == 23 {
-                guard byte == UInt8(ascii: "-") else { return nil }
-                continue
+        guard bytes.count == 36, let base = bytes.baseAddress else { return nil }
+        let dash = UInt8(ascii: "-")
+        guard base[8] == dash, base[13] == dash, base[18] == dash, base[23] == dash else { return nil }
+        var valid = true
+        func digits(_ range: Range<Int>, into word: inout UInt64) {
+            for index in range {
+                let byte = base[index]
+                let decimal = byte &- UInt8(ascii: "0"), letter = byte &- UInt8(ascii: "a")
+                let value = decimal < 10 ? decimal : letter &+ 10
+                valid = valid && (decimal < 10 || letter < 6)
+                word = word << 4 | UInt64(value & 0xF)
             }
-            let value: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = byte &- UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = byte &- UInt8(ascii: "a") &+ 10
-            default: return nil
-            }
-            if digits < 16 {
-                words.0 = words.0 << 4 | UInt64(value)
-            } else {
-                words.1 = words.1 << 4 | UInt64(value)
-            }
-            digits += 1
         }
-        return words
+        var high: UInt64 = 0, low: UInt64 = 0
+        digits(0..<8, into: &high)
+        digits(9..<13, into: &high)
+        digits(14..<18, into: &high)
+        digits(19..<23, into: &low)
+        digits(24..<36, into: &low)
+        return valid ? (high, low) : nil
     }
 }

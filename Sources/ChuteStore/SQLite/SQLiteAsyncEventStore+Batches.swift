@@ -39,7 +39,7 @@ extension SQLiteAsyncEventStore {
         }
         for row in rows {
             for (slot, event) in row.events.enumerated() where !row.done.contains(slot) {
-                batches.setLocation(EventBatchIndex.Location(batch: row.id, slot: slot), of: event.requestID)
+                batches.setLocation(EventBatchIndex.Location(batch: row.id, slot: slot), of: EventKey(event.requestID))
             }
         }
         batches.commit()
@@ -50,8 +50,8 @@ extension SQLiteAsyncEventStore {
         for (key, buffer) in batches.takeBuffers() {
             for events in EventBatchIndex.rows(of: buffer.events) {
                 let id = try insertBatch(connection, events, functionName: key.functionName, owner: key.owner, leaseUntil: buffer.leaseUntil)
-                for (slot, event) in events.enumerated() {
-                    batches.setLocation(EventBatchIndex.Location(batch: id, slot: slot), of: event.requestID)
+                for (slot, index) in events.indices.enumerated() {
+                    batches.setLocation(EventBatchIndex.Location(batch: id, slot: slot), of: buffer.keys[index])
                 }
             }
         }
@@ -147,7 +147,7 @@ extension SQLiteAsyncEventStore {
         try writeDone(connection, batch)
         let newID = try insertBatch(connection, moved[...], functionName: batch.functionName, owner: owner, leaseUntil: until)
         for (slot, event) in moved.enumerated() {
-            batches.setLocation(EventBatchIndex.Location(batch: newID, slot: slot), of: event.requestID)
+            batches.setLocation(EventBatchIndex.Location(batch: newID, slot: slot), of: EventKey(event.requestID))
         }
         return moved
     }
@@ -172,13 +172,13 @@ extension SQLiteAsyncEventStore {
 
     /// Marks a batched event done for its lease holder `owner`; false if `owner` no longer holds
     /// its row (another host took it over) or it is done already.
-    func finishBatched(_ location: EventBatchIndex.Location, requestID: String, owner: String, touched: inout TouchedBatches,
+    func finishBatched(_ location: EventBatchIndex.Location, key: EventKey, owner: String, touched: inout TouchedBatches,
                        _ connection: SQLiteConnection) throws(StoreError) -> Bool {
         guard var batch = try touched.row(location.batch, in: self, connection), batch.owner == owner,
               location.slot < batch.done.count, !batch.done.contains(location.slot) else { return false }
         batch.done.insert(location.slot)
         touched.rows[location.batch] = .some(batch)
-        batches.setLocation(nil, of: requestID)
+        batches.setLocation(nil, of: key)
         return true
     }
 
@@ -197,7 +197,7 @@ extension SQLiteAsyncEventStore {
             for slot in slots.intersection(pending).sorted() {
                 let event = batch.events[slot]
                 batch.done.insert(slot)
-                batches.setLocation(nil, of: event.requestID)
+                batches.setLocation(nil, of: EventKey(event.requestID))
                 try insert(connection, event)
             }
             try writeDone(connection, batch)

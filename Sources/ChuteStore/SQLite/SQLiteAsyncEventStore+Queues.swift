@@ -159,7 +159,8 @@ extension SQLiteAsyncEventStore {
 
     /// Message attributes as a message row stores them.
     private static func attributesJSON(_ attributes: [MessageAttribute]) -> String {
-        JSONText.object(attributes.map {
+        guard !attributes.isEmpty else { return "{}" }  // invocation records to destinations carry none
+        return JSONText.object(attributes.map {
             ($0.name, JSONText.object([("DataType", JSONText.quote($0.dataType)), ("Value", JSONText.quote($0.value))]))
         })
     }

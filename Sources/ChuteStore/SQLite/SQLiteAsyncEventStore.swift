@@ -213,8 +213,9 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
             for event in events {
                 if EventBatchCodec.isBatchable(event) {
                     // Written as a batch row when the group commits.
-                    guard !batches.holds(event.requestID), try !Self.hasRow(connection, event.requestID) else { continue }
-                    batches.buffer(event, lease: lease)
+                    let key = EventKey(event.requestID)
+                    guard !batches.holds(key), try !Self.hasRow(connection, event.requestID) else { continue }
+                    batches.buffer(event, key: key, lease: lease)
                     stored.append(event)
                 } else if try insert(connection, event, lease: lease) {
                     stored.append(event)
@@ -228,7 +229,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
     /// whether it did. `lane` 1 is for events that run again (retries, re-queues).
     @discardableResult
     func insert(_ connection: SQLiteConnection, _ event: AsyncEvent, lease: EventLease? = nil, lane: Int64 = 0) throws(StoreError) -> Bool {
-        guard !batches.holds(event.requestID) else { return false }
+        guard !batches.holds(EventKey(event.requestID)) else { return false }
         try connection.run("""
             INSERT OR IGNORE INTO async_events (request_id, function_name, qualifier, payload, received_at,
                 invoke_count, requeue_count, due_at, lane, chain_depth, failure_kind, error_type, error_message, stack_trace,
@@ -384,7 +385,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
         try await perform { [self] connection throws(StoreError) in
             var batched: [(String, EventBatchIndex.Location)] = []
             for id in requestIDs {
-                if let location = batches.location(of: id) {
+                if let location = batches.location(of: EventKey(id)) {
                     batched.append((id, location))
                     continue
                 }
@@ -405,11 +406,12 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
             var segments = PendingSegments()
             for settlement in settlements {
                 let event = settlement.event
-                let location = batches.location(of: event.requestID)
+                let key = EventKey(event.requestID)
+                let location = batches.location(of: key)
                 switch settlement.outcome {
                 case .runAgain where location != nil:
                     // It leaves its batch for a row of its own, with its history.
-                    guard try finishBatched(location!, requestID: event.requestID, owner: settlement.owner, touched: &touched, connection)
+                    guard try finishBatched(location!, key: key, owner: settlement.owner, touched: &touched, connection)
                     else { continue }
                     try insert(connection, event, lane: 1)
                     report.applied += 1
@@ -426,7 +428,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                     report.applied += connection.changes
                 case .finished(let finished):
                     if let location {
-                        guard try finishBatched(location, requestID: event.requestID, owner: settlement.owner, touched: &touched, connection)
+                        guard try finishBatched(location, key: key, owner: settlement.owner, touched: &touched, connection)
                         else { continue }
                     } else {
                         try connection.run("DELETE FROM async_events WHERE request_id = ? AND lease_owner = ?",
