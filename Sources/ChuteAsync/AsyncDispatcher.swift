@@ -35,11 +35,18 @@ public final class AsyncDispatcher: Sendable {
     let counters = Mutex(AsyncStatistics())
     private let wakeUp = Mutex<CheckedContinuation<Void, Never>?>(nil)
     private let wakeRequested = Atomic<Bool>(false)
+    /// Routes records to topics and event buses; nil routes them nowhere (kept as undeliverable).
+    let router: MessageRouter?
+    /// Called after a settle put POSTs in the HTTP outbox (the host wakes its delivery service).
+    private let httpDeliveriesWritten: @Sendable () -> Void
 
     public init(store: any AsyncEventStore, directory: any AsyncFunctionDirectory, owner: String,
                 metrics: FunctionMetrics = FunctionMetrics(), logger: Logger = Logger(label: "chute.async", factory: { _ in SwiftLogNoOpLogHandler() }),
-                leaseMilliseconds: Int64 = 16 * 60 * 1000, claimLimit: Int = 256, handsOverAcceptedEvents: Bool = true) {
+                leaseMilliseconds: Int64 = 16 * 60 * 1000, claimLimit: Int = 256, handsOverAcceptedEvents: Bool = true,
+                messaging: (any MessagingDirectory)? = nil, httpDeliveriesWritten: @escaping @Sendable () -> Void = {}) {
         self.store = store
+        self.router = messaging.map { MessageRouter(directory: $0) }
+        self.httpDeliveriesWritten = httpDeliveriesWritten
         self.directory = directory
         self.owner = owner
         self.metrics = metrics
@@ -331,6 +338,9 @@ public final class AsyncDispatcher: Sendable {
             counters.withLock { $0.eventsSettled += settlements.count }
             if settlements.contains(where: { if case .finished(let finished) = $0.outcome { !finished.followUps.isEmpty } else { false } }) {
                 claimWanted.store(true, ordering: .releasing)  // events for function destinations, due now
+            }
+            if settlements.contains(where: { if case .finished(let finished) = $0.outcome { !finished.httpDeliveries.isEmpty } else { false } }) {
+                httpDeliveriesWritten()
             }
             for failure in report.undelivered {
                 switch failure.purpose {

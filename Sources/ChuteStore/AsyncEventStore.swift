@@ -183,14 +183,26 @@ public struct FinishedEvent: Sendable {
     /// Events for function destinations (the record as their payload), accepted in the same
     /// transaction.
     public var followUps: [AsyncEvent]
+    /// POSTs to HTTP endpoints, put in the outbox in the same transaction.
+    public var httpDeliveries: [HTTPDelivery]
 
     public init(condition: InvocationCondition, record: String, deliveries: [QueueDelivery] = [],
-                undeliverable: [(destination: String, reason: String)] = [], followUps: [AsyncEvent] = []) {
+                undeliverable: [(destination: String, reason: String)] = [], followUps: [AsyncEvent] = [],
+                httpDeliveries: [HTTPDelivery] = []) {
         self.condition = condition
         self.record = record
         self.deliveries = deliveries
         self.undeliverable = undeliverable
         self.followUps = followUps
+        self.httpDeliveries = httpDeliveries
+    }
+
+    /// Adds what a destination's routing produced.
+    public mutating func add(_ plan: DeliveryPlan) {
+        deliveries += plan.queueDeliveries
+        followUps += plan.followUps
+        httpDeliveries += plan.httpDeliveries
+        undeliverable += plan.undeliverable.map { ($0.destination, $0.reason) }
     }
 }
 
@@ -252,17 +264,6 @@ public struct QueueMessage: Sendable, Hashable {
     }
 }
 
-public struct MessageAttribute: Sendable, Hashable {
-    public var name: String
-    public var dataType: String
-    public var value: String
-
-    public init(name: String, dataType: String, value: String) {
-        self.name = name
-        self.dataType = dataType
-        self.value = value
-    }
-}
 
 public struct ReceivedMessage: Sendable, Hashable {
     public var messageID: String

@@ -8,8 +8,9 @@ public protocol FunctionDefinitionStore: Sendable {
     func deleteFunction(named name: String) async throws
 }
 
-/// What a host serves from: events, queues and function definitions in one store.
-public typealias HostStore = AsyncEventStore & FunctionDefinitionStore
+/// What a host serves from: events, queues, function definitions, topics and buses, and the HTTP
+/// outbox in one store.
+public typealias HostStore = AsyncEventStore & FunctionDefinitionStore & HTTPOutboxStore & MessagingDefinitionStore
 
 public struct StoredFunction: Sendable, Hashable {
     public var name: String

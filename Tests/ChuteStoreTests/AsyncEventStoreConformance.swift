@@ -395,4 +395,83 @@ struct AsyncEventStoreConformance {
         let claimed = try await store.claim(owner: "h", now: t0, limit: 1_000, leaseMilliseconds: 1_000)
         #expect(claimed.count == 200)
     }
+
+    // MARK: HTTP outbox and messaging definitions
+
+    func post(_ id: String, to url: String = "http://127.0.0.1:9/hook") -> HTTPDelivery {
+        HTTPDelivery(url: url, body: Array(#"{"id":"\#(id)"}"#.utf8), headers: [HTTPDeliveryHeader("X-Chute-Request-Id", id)],
+                     requestID: id, functionName: "f", origin: "test")
+    }
+
+    func httpDeliveriesAreLeasedRetriedAndKeptWhenTheyRunOut() async throws {
+        let store = try await makeStore()
+        var plan = DeliveryPlan()
+        plan.httpDeliveries = [post("a"), post("b", to: "http://127.0.0.1:9/slow"), post("c")]
+        try await store.deliver(plan, now: t0)
+        #expect(try await store.pendingHTTPDeliveryCount() == 3)
+        // An endpoint at its limit is left out; a leased delivery is not claimed twice.
+        let first = try await store.claimHTTPDeliveries(owner: "h1", now: t0, limit: 10, leaseMilliseconds: 30_000,
+                                                        excludingURLs: ["http://127.0.0.1:9/slow"])
+        #expect(first.map(\.delivery.requestID) == ["a", "c"])
+        #expect(first.first?.delivery.headers == [HTTPDeliveryHeader("X-Chute-Request-Id", "a")])
+        #expect(try await store.claimHTTPDeliveries(owner: "h2", now: t0, limit: 10, leaseMilliseconds: 30_000, excludingURLs: [])
+            .map(\.delivery.requestID) == ["b"])
+        try await store.finishHTTPDelivery(id: first[0].id, owner: "h1", outcome: .delivered, now: t0)
+        try await store.finishHTTPDelivery(id: first[1].id, owner: "h1", outcome: .retry(dueAt: t0 + 1_000, error: "503"), now: t0)
+        #expect(try await store.claimHTTPDeliveries(owner: "h1", now: t0 + 999, limit: 10, leaseMilliseconds: 30_000, excludingURLs: []).isEmpty)
+        // "b"'s holder died: its lease expires and another host takes it over.
+        let due = try await store.claimHTTPDeliveries(owner: "h1", now: t0 + 30_001, limit: 10, leaseMilliseconds: 30_000, excludingURLs: [])
+        #expect(due.map(\.delivery.requestID) == ["b", "c"])
+        #expect(due.last?.attempts == 1)
+        #expect(due.last?.lastError == "503")
+        // A result from a host that lost its lease is ignored.
+        try await store.finishHTTPDelivery(id: due[0].id, owner: "h2", outcome: .delivered, now: t0 + 30_001)
+        try await store.finishHTTPDelivery(id: due[1].id, owner: "h1", outcome: .undeliverable(error: "connection refused"), now: t0 + 30_001)
+        #expect(try await store.pendingHTTPDeliveryCount() == 1)
+        let kept = try await store.undeliverableHTTPDeliveries(limit: 10)
+        #expect(kept.map(\.delivery.requestID) == ["c"])
+        #expect(kept.first?.lastError == "connection refused")
+        #expect(kept.first?.attempts == 2)
+        #expect(try await store.redeliverHTTPDeliveries(nil, now: t0 + 40_000) == 1)
+        #expect(try await store.undeliverableHTTPDeliveries(limit: 10).isEmpty)
+        let again = try await store.claimHTTPDeliveries(owner: "h1", now: t0 + 40_000, limit: 10, leaseMilliseconds: 30_000, excludingURLs: [])
+        #expect(again.map(\.delivery.requestID) == ["c"])
+        #expect(again.first?.attempts == 0)
+    }
+
+    func aPlanIsWrittenInOneTransaction() async throws {
+        let store = try await makeStore()
+        try await store.createQueue("q")
+        var plan = DeliveryPlan()
+        plan.queueDeliveries = [QueueDelivery(queue: "q", message: QueueMessage(body: [1])), QueueDelivery(queue: "missing", message: QueueMessage(body: [2]))]
+        plan.followUps = [event("follow")]
+        plan.httpDeliveries = [post("p")]
+        plan.undeliverable = [UndeliverableDelivery(requestID: "m", destination: "arn:aws:sns:us-east-1:0:gone", reason: "no topic", record: "{}")]
+        let report = try await store.deliver(plan, now: t0)
+        #expect(report.undelivered.map(\.queue) == ["missing"])
+        #expect(try await store.receive(from: "q", limit: 10, visibilityMilliseconds: nil, now: t0).map(\.message.body) == [[1]])
+        #expect(try await store.claim(owner: "h", now: t0, limit: 10, leaseMilliseconds: 1_000).map(\.requestID) == ["follow"])
+        #expect(try await store.pendingHTTPDeliveryCount() == 1)
+        #expect(Set(try await store.undeliverableRecords(limit: 10).map(\.destination)) == ["missing", "arn:aws:sns:us-east-1:0:gone"])
+    }
+
+    func topicsAndBusesAreKept() async throws {
+        let store = try await makeStore()
+        let topic = Topic(name: "t", arn: "arn:aws:sns:us-east-1:000000000000:t", subscriptions: [
+            TopicSubscription(arn: "arn:aws:sns:us-east-1:000000000000:t:1", topicARN: "arn:aws:sns:us-east-1:000000000000:t", kind: .sqs,
+                              endpoint: "arn:aws:sqs:us-east-1:000000000000:q", rawMessageDelivery: true, filterPolicy: #"{"a":["b"]}"#),
+        ])
+        let bus = EventBus(name: "b", arn: "arn:aws:events:us-east-1:000000000000:event-bus/b", rules: [
+            EventRule(name: "r", arn: "arn:aws:events:us-east-1:000000000000:rule/b/r", eventPattern: #"{"source":["x"]}"#,
+                      targets: [RuleTarget(id: "1", arn: "http://127.0.0.1:9/")]),
+        ])
+        try await store.saveTopic(topic)
+        try await store.saveEventBus(bus)
+        #expect(try await store.storedTopics() == [topic])
+        #expect(try await store.storedEventBuses() == [bus])
+        try await store.deleteTopic(arn: topic.arn)
+        try await store.deleteEventBus(arn: bus.arn)
+        #expect(try await store.storedTopics().isEmpty)
+        #expect(try await store.storedEventBuses().isEmpty)
+    }
 }

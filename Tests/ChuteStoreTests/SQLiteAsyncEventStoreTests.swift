@@ -36,6 +36,11 @@ import Testing
     @Test func anOversizedRecordIsKeptAsUndeliverable() async throws { try await conformance.anOversizedRecordIsKeptAsUndeliverable() }
     @Test func functionDefinitionsAreKeptWithTheirCode() async throws { try await conformance.functionDefinitionsAreKeptWithTheirCode() }
     @Test func concurrentAcceptsAreAllDurable() async throws { try await conformance.concurrentAcceptsAreAllDurable() }
+    @Test func httpDeliveriesAreLeasedRetriedAndKeptWhenTheyRunOut() async throws {
+        try await conformance.httpDeliveriesAreLeasedRetriedAndKeptWhenTheyRunOut()
+    }
+    @Test func aPlanIsWrittenInOneTransaction() async throws { try await conformance.aPlanIsWrittenInOneTransaction() }
+    @Test func topicsAndBusesAreKept() async throws { try await conformance.topicsAndBusesAreKept() }
 
     /// One host: reopening the file after the process died releases its leases, so in-flight
     /// events run again with their request ids.

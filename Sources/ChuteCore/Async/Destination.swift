@@ -4,13 +4,23 @@ public enum Destination: Sendable, Hashable {
     case queue(name: String)
     /// Another function, invoked asynchronously with the record: `arn:aws:lambda:…:function:NAME[:QUALIFIER]`.
     case function(name: String, qualifier: String)
-    /// A topic (`arn:aws:sns:…`); delivered from the next release on.
+    /// A topic (`arn:aws:sns:REGION:ACCOUNT:NAME`): the record is published to it.
     case topic(arn: String)
-    /// An event bus (`arn:aws:events:…:event-bus/NAME`); delivered from the next release on.
+    /// An event bus (`arn:aws:events:…:event-bus/NAME`): the record is the `detail` of an event on it.
     case eventBus(arn: String)
+    /// An HTTP endpoint (`http://…` or `https://…`, a Chute extension): the record is POSTed to it.
+    case http(url: String)
 
-    /// Parses a destination ARN; the error names what is wrong, in AWS's terms.
+    /// Parses a destination ARN or URL; the error names what is wrong, in AWS's terms.
     public static func parse(_ arn: String) -> Result<Destination, ServiceError> {
+        if arn.hasPrefix("http://") || arn.hasPrefix("https://") {
+            let rest = arn.drop(while: { $0 != ":" }).dropFirst(3)
+            guard let host = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first, !host.isEmpty,
+                  !arn.contains(where: { $0 == " " || $0.isNewline }) else {
+                return .failure(.invalidParameter("The destination URL \(arn) is invalid: expected http(s)://HOST[:PORT]/PATH"))
+            }
+            return .success(.http(url: arn))
+        }
         let parts = arn.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard parts.count >= 6, parts[0] == "arn", !parts[1].isEmpty else {
             return .failure(.invalidParameter("The destination ARN \(arn) is invalid: expected arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE"))
@@ -30,7 +40,7 @@ public enum Destination: Sendable, Hashable {
             guard resource.hasPrefix("event-bus/") else { break }
             return .success(.eventBus(arn: arn))
         default:
-            return .failure(.invalidParameter("The destination ARN \(arn) is not supported: use an sqs, sns, lambda or events ARN"))
+            return .failure(.invalidParameter("The destination ARN \(arn) is not supported: use an sqs, sns, lambda or events ARN, or an http(s) URL"))
         }
         return .failure(.invalidParameter("The destination ARN \(arn) is invalid for service \(parts[2])"))
     }

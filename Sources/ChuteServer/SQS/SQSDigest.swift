@@ -1,3 +1,4 @@
+import ChuteCore
 import ChuteStore
 import Crypto
 import Foundation

@@ -105,6 +105,8 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
         try connection.execute(Self.functionsSchema)
         try connection.execute(Self.batchSchema)
         try connection.execute(Self.segmentSchema)
+        try connection.execute(Self.outboxSchema)
+        try connection.execute(Self.messagingSchema)
         if releaseLeases {
             try connection.execute("UPDATE async_events SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL")
             try connection.execute("UPDATE event_batches SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL")
@@ -453,6 +455,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                         }
                     }
                     for followUp in finished.followUps { try insert(connection, followUp) }
+                    for delivery in finished.httpDeliveries { try Self.insertHTTPDelivery(connection, delivery, now: now) }
                     for (destination, reason) in finished.undeliverable {
                         try Self.keepUndeliverable(connection, requestID: event.requestID, destination: destination, reason: reason,
                                                    record: finished.record)
@@ -465,7 +468,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
         }
     }
 
-    private static func keepUndeliverable(_ connection: SQLiteConnection, requestID: String, destination: String, reason: String,
+    static func keepUndeliverable(_ connection: SQLiteConnection, requestID: String, destination: String, reason: String,
                                           record: String) throws(StoreError) {
         try connection.run("INSERT INTO undeliverable_records (request_id, destination, reason, record) VALUES (?, ?, ?, ?)",
                            [.text(requestID), .text(destination), .text(reason), .text(record)])

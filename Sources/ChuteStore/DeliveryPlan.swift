@@ -1,0 +1,69 @@
+import ChuteCore
+
+/// Everything one event, record or published message leaves behind, written in one transaction:
+/// messages for built-in queues, events for functions, POSTs for HTTP endpoints (kept in the
+/// outbox until delivered), and what could not be routed at all (kept for people).
+public struct DeliveryPlan: Sendable {
+    public var queueDeliveries: [QueueDelivery] = []
+    public var followUps: [AsyncEvent] = []
+    public var httpDeliveries: [HTTPDelivery] = []
+    public var undeliverable: [UndeliverableDelivery] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { queueDeliveries.isEmpty && followUps.isEmpty && httpDeliveries.isEmpty && undeliverable.isEmpty }
+}
+
+/// A POST to an HTTP endpoint: delivered at least once from the store's outbox, retried with
+/// backoff, and kept as undeliverable when its attempts run out.
+public struct HTTPDelivery: Sendable, Hashable {
+    public var url: String
+    public var body: [UInt8]
+    public var headers: [HTTPDeliveryHeader]
+    /// The request id (or message id) the body is about, for people and logs.
+    public var requestID: String
+    /// The function whose record this is, for its `DestinationDeliveryFailures`; nil for messages.
+    public var functionName: String?
+    /// What asked for the delivery (a destination, subscription or rule target), for people.
+    public var origin: String
+
+    public init(url: String, body: [UInt8], headers: [HTTPDeliveryHeader], requestID: String, functionName: String? = nil, origin: String) {
+        self.url = url
+        self.body = body
+        self.headers = headers
+        self.requestID = requestID
+        self.functionName = functionName
+        self.origin = origin
+    }
+}
+
+public struct HTTPDeliveryHeader: Sendable, Hashable, Codable {
+    public var name: String
+    public var value: String
+
+    public init(_ name: String, _ value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// A delivery that could not be routed (its topic or bus does not exist, a loop was cut): kept
+/// with the body it would have carried, so a person can redeliver it once the cause is fixed.
+public struct UndeliverableDelivery: Sendable, Hashable {
+    public var requestID: String
+    /// The destination ARN or URL.
+    public var destination: String
+    public var reason: String
+    /// The invocation record or message.
+    public var record: String
+    /// The function whose record this is; nil for published messages.
+    public var functionName: String?
+
+    public init(requestID: String, destination: String, reason: String, record: String, functionName: String? = nil) {
+        self.requestID = requestID
+        self.destination = destination
+        self.reason = reason
+        self.record = record
+        self.functionName = functionName
+    }
+}

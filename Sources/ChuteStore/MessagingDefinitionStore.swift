@@ -1,0 +1,12 @@
+import ChuteCore
+
+/// Topics (with their subscriptions) and event buses (with their rules and targets), kept so that
+/// they come back after a restart and so that several hosts on one store share them.
+public protocol MessagingDefinitionStore: Sendable {
+    func saveTopic(_ topic: Topic) async throws
+    func deleteTopic(arn: String) async throws
+    func storedTopics() async throws -> [Topic]
+    func saveEventBus(_ bus: EventBus) async throws
+    func deleteEventBus(arn: String) async throws
+    func storedEventBuses() async throws -> [EventBus]
+}

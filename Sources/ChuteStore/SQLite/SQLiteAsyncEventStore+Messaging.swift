@@ -1,0 +1,74 @@
+import ChuteCore
+import FoundationEssentials
+
+/// Topics and event buses as JSON documents, one row each.
+extension SQLiteAsyncEventStore: MessagingDefinitionStore {
+    static let messagingSchema = """
+        CREATE TABLE IF NOT EXISTS messaging_definitions (
+            kind TEXT NOT NULL,
+            arn TEXT NOT NULL,
+            definition TEXT NOT NULL,
+            PRIMARY KEY (kind, arn)
+        );
+        """
+
+    public func saveTopic(_ topic: Topic) async throws {
+        try await save(kind: "topic", arn: topic.arn, topic)
+    }
+
+    public func deleteTopic(arn: String) async throws {
+        try await delete(kind: "topic", arn: arn)
+    }
+
+    public func storedTopics() async throws -> [Topic] {
+        try await stored(kind: "topic")
+    }
+
+    public func saveEventBus(_ bus: EventBus) async throws {
+        try await save(kind: "bus", arn: bus.arn, bus)
+    }
+
+    public func deleteEventBus(arn: String) async throws {
+        try await delete(kind: "bus", arn: arn)
+    }
+
+    public func storedEventBuses() async throws -> [EventBus] {
+        try await stored(kind: "bus")
+    }
+
+    private func save(kind: String, arn: String, _ value: some Encodable & Sendable) async throws {
+        let text: String
+        do {
+            text = String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+        } catch {
+            throw StoreError("cannot encode the \(kind) \(arn): \(error)")
+        }
+        try await perform { connection throws(StoreError) in
+            try connection.run("INSERT OR REPLACE INTO messaging_definitions (kind, arn, definition) VALUES (?, ?, ?)",
+                               [.text(kind), .text(arn), .text(text)])
+        }
+    }
+
+    private func delete(kind: String, arn: String) async throws {
+        try await perform { connection throws(StoreError) in
+            try connection.run("DELETE FROM messaging_definitions WHERE kind = ? AND arn = ?", [.text(kind), .text(arn)])
+        }
+    }
+
+    private func stored<T: Decodable & Sendable>(kind: String) async throws -> [T] {
+        let texts: [String] = try await perform(durable: false) { connection throws(StoreError) in
+            var texts: [String] = []
+            try connection.run("SELECT definition FROM messaging_definitions WHERE kind = ? ORDER BY arn", [.text(kind)]) { row in
+                texts.append(row.text(0) ?? "")
+            }
+            return texts
+        }
+        return try texts.map { text in
+            do {
+                return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+            } catch {
+                throw StoreError("a stored \(kind) cannot be read (\(error)): \(text.prefix(200))")
+            }
+        }
+    }
+}
