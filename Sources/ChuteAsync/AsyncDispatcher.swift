@@ -33,8 +33,7 @@ public final class AsyncDispatcher: Sendable {
     /// follow-ups, a full claim); hand-overs alone do not need a claim query.
     private let claimWanted = Atomic<Bool>(true)
     let counters = Mutex(AsyncStatistics())
-    private let wakeUp = Mutex<CheckedContinuation<Void, Never>?>(nil)
-    private let wakeRequested = Atomic<Bool>(false)
+    private let wakeSignal = WakeSignal()
     /// Routes records to topics and event buses; nil routes them nowhere (kept as undeliverable).
     let router: MessageRouter?
     /// Called after a settle put POSTs in the HTTP outbox (the host wakes its delivery service).
@@ -108,11 +107,14 @@ public final class AsyncDispatcher: Sendable {
     }
 
     private func wake() {
-        wakeRequested.store(true, ordering: .releasing)
-        wakeUp.withLock { waiter in
-            waiter?.resume()
-            waiter = nil
-        }
+        wakeSignal.wake()
+    }
+
+    /// Events were stored for any host to claim by another path than `accept` (a function
+    /// subscribed to a topic, a rule's function target): claim them now, not at the next poll.
+    public func storedEventsToClaim() {
+        claimWanted.store(true, ordering: .releasing)
+        wake()
     }
 
     // MARK: Running
@@ -132,7 +134,7 @@ public final class AsyncDispatcher: Sendable {
         var lastClaim = ContinuousClock.now
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
-                wakeRequested.store(false, ordering: .releasing)
+                wakeSignal.reset()
                 let handed = handOff.take()
                 if !handed.isEmpty { startRunners(for: handed, in: &group, clock: clock) }
                 let room = holdLimit - lanes.held - handOff.pending
@@ -153,8 +155,8 @@ public final class AsyncDispatcher: Sendable {
                         logger.error("cannot claim events; trying again", metadata: ["error": "\(error)"])
                     }
                 }
-                if wakeRequested.load(ordering: .acquiring) { continue }
-                await sleep(milliseconds: pollMilliseconds)
+                if wakeSignal.isRequested { continue }
+                await wakeSignal.sleep(milliseconds: pollMilliseconds)
             }
         }
         let unstarted = lanes.takeAllWaiting() + handOff.close()
@@ -217,27 +219,6 @@ public final class AsyncDispatcher: Sendable {
         let timeout = max(1, Int64(function.pool.configuration.timeoutSeconds * 1000))
         let withinLease = Int(Int64(concurrency) * (leaseMilliseconds / 2) / timeout)
         return min(holdLimit, max(concurrency, withinLease))
-    }
-
-    private func sleep(milliseconds: Int64) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { [self] in
-                await withCheckedContinuation { continuation in
-                    let resumeNow = wakeUp.withLock { waiter -> Bool in
-                        if wakeRequested.load(ordering: .acquiring) { return true }
-                        waiter?.resume()
-                        waiter = continuation
-                        return false
-                    }
-                    if resumeNow { continuation.resume() }
-                }
-            }
-            group.addTask { try? await Task.sleep(for: .milliseconds(milliseconds)) }
-            await group.next()
-            wake()  // release the other child
-            group.cancelAll()
-        }
-        wakeRequested.store(false, ordering: .releasing)
     }
 
     // MARK: Attempts

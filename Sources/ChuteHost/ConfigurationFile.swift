@@ -25,6 +25,21 @@ import Yams
 ///       onFailure: arn:aws:lambda:us-east-1:000000000000:function:cleanup
 ///     deadLetter: dlq                    # a queue name or ARN (DeadLetterConfig)
 /// queues: [done, dlq]          # built-in queues to create
+/// topics:                      # SNS-like topics
+///   - name: alerts             # arn:aws:sns:us-east-1:000000000000:alerts
+///     subscriptions:
+///       - protocol: sqs                  # sqs | lambda | http | https
+///         endpoint: dlq                  # a queue or function name, an ARN, or a URL
+///         rawMessageDelivery: true
+///         filterPolicy: {severity: [high]}
+///         filterPolicyScope: MessageAttributes   # or MessageBody
+/// eventBuses:                  # EventBridge-like buses (`default` always exists)
+///   - name: results
+///     rules:
+///       - name: failures
+///         eventPattern: {source: [lambda], detail-type: [{suffix: Failure}]}
+///         targets: [failures, "http://127.0.0.1:8080/hook"]   # queue names, ARNs or URLs
+/// httpDelivery: {maximumAttempts: 8, initialDelaySeconds: 1, maximumDelaySeconds: 300, timeoutSeconds: 10}
 /// ```
 ///
 /// Every invalid field is reported, each with its line and path, before anything runs.
@@ -34,6 +49,12 @@ public struct ConfigurationFile: Sendable {
     public var asyncSettings: [String: AsyncSettings] = [:]
     /// Built-in queues to create.
     public var queues: [String] = []
+    /// Topics to create, with their subscriptions.
+    public var topics: [TopicDeclaration] = []
+    /// Event buses to create, with their rules and targets.
+    public var eventBuses: [EventBusDeclaration] = []
+    /// How POSTs to HTTP endpoints are retried.
+    public var httpDelivery = HTTPDeliveryPolicy()
 
     public struct AsyncSettings: Sendable, Hashable {
         public var invokeConfig = EventInvokeConfig()
@@ -69,8 +90,8 @@ public struct ConfigurationFile: Sendable {
         guard let mapping = root.mapping else {
             throw ConfigurationFileError(path: path, problems: ["\(at(root)): the top level must be a mapping with a 'functions' list"])
         }
-        for (key, _) in mapping where key.string != "functions" && key.string != "queues" {
-            problems.append("\(at(key)): unknown top-level field '\(key.string ?? "?")'; expected 'functions' or 'queues'")
+        for (key, _) in mapping where !topLevelFields.contains(key.string ?? "") {
+            problems.append("\(at(key)): unknown top-level field '\(key.string ?? "?")'; expected one of \(topLevelFields.sorted().joined(separator: ", "))")
         }
         var queues: [String] = []
         if let list = mapping["queues"] {
@@ -106,15 +127,26 @@ public struct ConfigurationFile: Sendable {
         for function in functions where !seen.insert(function.name).inserted {
             problems.append("function name '\(function.name)' is used twice")
         }
+        let topics = mapping["topics"].map { parseTopics($0, problems: &problems) } ?? []
+        let eventBuses = mapping["eventBuses"].map { parseEventBuses($0, problems: &problems) } ?? []
+        let httpDelivery = mapping["httpDelivery"].map { parseHTTPDelivery($0, problems: &problems) } ?? HTTPDeliveryPolicy()
         guard problems.isEmpty else { throw ConfigurationFileError(path: path, problems: problems) }
-        return ConfigurationFile(functions: functions, asyncSettings: asyncSettings, queues: queues)
+        return ConfigurationFile(functions: functions, asyncSettings: asyncSettings, queues: queues, topics: topics, eventBuses: eventBuses,
+                                 httpDelivery: httpDelivery)
     }
+
+    static let topLevelFields: Set<String> = ["functions", "queues", "topics", "eventBuses", "httpDelivery"]
 
     static let asyncFields: Set<String> = ["maximumRetryAttempts", "maximumEventAgeSeconds", "retryDelays", "onSuccess", "onFailure"]
 
-    /// A destination as written: an ARN, or a bare queue name in the function's account.
+    /// A destination as written: an ARN, a URL, or a bare queue name in the function's account.
     static func destinationARN(_ text: String, function: FunctionConfiguration) -> String {
-        text.hasPrefix("arn:") ? text : "arn:aws:sqs:\(function.region):\(function.accountID):\(text)"
+        destinationARN(text, region: function.region, account: function.accountID)
+    }
+
+    static func destinationARN(_ text: String, region: String = FunctionConfiguration.defaultRegion,
+                               account: String = FunctionConfiguration.defaultAccountID) -> String {
+        text.hasPrefix("arn:") || text.hasPrefix("http://") || text.hasPrefix("https://") ? text : "arn:aws:sqs:\(region):\(account):\(text)"
     }
 
     private static func parseAsync(_ node: Node, path: String, function: FunctionConfiguration, problems: inout [String]) -> AsyncSettings? {
@@ -254,7 +286,7 @@ public struct ConfigurationFile: Sendable {
         return problems.count == before ? configuration : nil
     }
 
-    private static func at(_ node: Node) -> String {
+    static func at(_ node: Node) -> String {
         node.mark.map { "line \($0.line)" } ?? "line ?"
     }
 }

@@ -9,8 +9,9 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 
-/// `chute serve`: the functions of a configuration file behind Lambda's and SQS's HTTP APIs, with
-/// asynchronous invocations on the embedded SQLite store, until SIGINT or SIGTERM.
+/// `chute serve`: the functions of a configuration file behind Lambda's, SQS's, SNS's and
+/// EventBridge's HTTP APIs, with asynchronous invocations on the embedded SQLite store, records
+/// routed to queues, functions, topics, event buses and HTTP endpoints, until SIGINT or SIGTERM.
 ///
 /// Shutdown is graceful: the listener stops, the dispatcher stops claiming, in-flight attempts
 /// finish and are settled, and whatever was not claimed stays queued in the store for the next run.
@@ -38,19 +39,29 @@ public enum HostServer {
         try await manager.restore(declared: Set(configuration.functions.map(\.name)))
         let prometheus = PrometheusCollectorRegistry()
         let metrics = FunctionMetrics(factory: PrometheusMetricsFactory(registry: prometheus))
-        let dispatcher = AsyncDispatcher(store: store, directory: registry, owner: "host-\(getpid())", metrics: metrics,
-                                         logger: logger)
+        let messaging = MessagingRegistry(store: store)
+        try await messaging.restore()
+        try await messaging.declare(topics: configuration.topics, eventBuses: configuration.eventBuses)
+        let owner = "host-\(getpid())"
+        let httpDelivery = HTTPDeliveryService(store: store, owner: owner, policy: configuration.httpDelivery, metrics: metrics, clock: clock,
+                                               logger: logger)
+        let dispatcher = AsyncDispatcher(store: store, directory: registry, owner: owner, metrics: metrics, logger: logger,
+                                         messaging: messaging, httpDeliveriesWritten: { httpDelivery.wake() })
+        let writer = PlanWriter(store: store, dispatcher: dispatcher, wakeHTTPDelivery: { httpDelivery.wake() })
+        let messageRouter = MessageRouter(directory: messaging)
 
         let router = Router()
         router.get("/metrics") { _, _ in
             AWSResponse.bytes(prometheus.emitToBuffer(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         LambdaAPI(registry: registry, manager: manager, dispatcher: dispatcher, limits: .init(), clock: clock).register(on: router)
-        SQSAPI(store: store, region: FunctionConfiguration.defaultRegion, accountID: FunctionConfiguration.defaultAccountID, clock: clock).register(on: router)
+        RootAPI(sqs: SQSAPI(store: store, region: FunctionConfiguration.defaultRegion, accountID: FunctionConfiguration.defaultAccountID, clock: clock),
+                sns: SNSAPI(registry: messaging, router: messageRouter, writer: writer, clock: clock),
+                events: EventBridgeAPI(registry: messaging, router: messageRouter, writer: writer, clock: clock)).register(on: router)
         let application = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "chute"),
-            services: [DispatcherService(dispatcher: dispatcher, clock: clock)],
+            services: [DispatcherService(dispatcher: dispatcher, clock: clock), httpDelivery],
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 onListening("http://\(host):\(bound)")

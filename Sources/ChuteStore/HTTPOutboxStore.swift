@@ -47,4 +47,6 @@ public enum HTTPDeliveryOutcome: Sendable, Hashable {
     case retry(dueAt: Int64, error: String)
     /// The attempts ran out: kept, marked undeliverable.
     case undeliverable(error: String)
+    /// Not attempted (the host is stopping): due again at once for any host, attempts unchanged.
+    case released
 }

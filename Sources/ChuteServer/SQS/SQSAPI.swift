@@ -16,11 +16,7 @@ struct SQSAPI: Sendable {
     /// SQS's message size limit (1 MiB since 2025).
     static let maximumMessageBytes = 1_048_576
 
-    func register(on router: Router<BasicRequestContext>) {
-        router.post("/") { request, _ in await handle(request) }
-    }
-
-    private func handle(_ request: Request) async -> Response {
+    func handle(_ request: Request) async -> Response {
         do {
             guard let target = request.headers[AWSResponse.targetHeader], target.hasPrefix("AmazonSQS.") else {
                 throw ServiceError(type: "UnknownOperationException", message: "expected an X-Amz-Target header of AmazonSQS.OPERATION")

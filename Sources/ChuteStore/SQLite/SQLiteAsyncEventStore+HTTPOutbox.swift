@@ -98,6 +98,9 @@ extension SQLiteAsyncEventStore: HTTPOutboxStore {
                     UPDATE http_outbox SET attempts = attempts + 1, due_at = ?, last_error = ?, lease_owner = NULL, lease_until = 0
                     WHERE id = ? AND lease_owner = ?
                     """, [.integer(dueAt), .text(error), .integer(id), .text(owner)])
+            case .released:
+                try connection.run("UPDATE http_outbox SET lease_owner = NULL, lease_until = 0 WHERE id = ? AND lease_owner = ?",
+                                   [.integer(id), .text(owner)])
             case .undeliverable(let error):
                 try connection.run("""
                     UPDATE http_outbox SET attempts = attempts + 1, undeliverable_at = ?, last_error = ?, lease_owner = NULL, lease_until = 0

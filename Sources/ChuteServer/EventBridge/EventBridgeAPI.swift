@@ -1,0 +1,313 @@
+import ChuteAsync
+import ChuteCore
+import ChuteStore
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Event buses over EventBridge's JSON 1.1 protocol (`X-Amz-Target: AWSEvents.*`), for the aws
+/// CLI and boto3: buses, rules with event patterns, targets (queues, functions, topics, buses and
+/// HTTP endpoints by URL), PutEvents and TestEventPattern. Rules are pattern rules: schedules are
+/// not supported.
+struct EventBridgeAPI: Sendable {
+    let registry: MessagingRegistry
+    let router: MessageRouter
+    let writer: PlanWriter
+    let clock: @Sendable () -> Int64
+    static let namespace = "com.amazonaws.events"
+
+    func handle(_ request: Request, operation: Substring) async -> Response {
+        do {
+            var request = request
+            let body: ByteBuffer
+            do {
+                body = try await request.collectBody(upTo: 1_048_576)
+            } catch {
+                throw ServiceError(type: "ValidationException", message: "The request is larger than 1 MB (PutEvents takes at most 1 MB per call)")
+            }
+            let fields = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
+            let output: [String: Any]
+            switch operation {
+            case "CreateEventBus": output = try await createEventBus(fields)
+            case "DeleteEventBus": output = try await deleteEventBus(fields)
+            case "ListEventBuses": output = listEventBuses(fields)
+            case "DescribeEventBus": output = try describeEventBus(fields)
+            case "PutRule": output = try await putRule(fields)
+            case "DeleteRule": output = try await deleteRule(fields)
+            case "DescribeRule": output = try describeRule(fields)
+            case "ListRules": output = try listRules(fields)
+            case "PutTargets": output = try await putTargets(fields)
+            case "RemoveTargets": output = try await removeTargets(fields)
+            case "ListTargetsByRule": output = try listTargets(fields)
+            case "PutEvents": output = try await putEvents(fields)
+            case "TestEventPattern": output = try testEventPattern(fields)
+            default:
+                throw ServiceError(type: "UnknownOperationException", message: "The operation \(operation) is not supported by Chute's EventBridge API.")
+            }
+            let data = try JSONSerialization.data(withJSONObject: output, options: [.sortedKeys])
+            return AWSResponse.bytes(Array(data), contentType: "application/x-amz-json-1.1")
+        } catch let error as ServiceError {
+            return AWSResponse.jsonProtocolError(error, namespace: Self.namespace)
+        } catch {
+            return AWSResponse.jsonProtocolError(ServiceError(type: "InternalException", message: "\(error)", statusCode: 500), namespace: Self.namespace)
+        }
+    }
+
+    // MARK: Parameters
+
+    private static func string(_ fields: [String: Any], _ name: String) throws(ServiceError) -> String {
+        guard let value = fields[name] as? String, !value.isEmpty else {
+            throw ServiceError(type: "ValidationException", message: "1 validation error detected: Value null at '\(Self.lowerFirst(name))' failed to satisfy constraint: Member must not be null")
+        }
+        return value
+    }
+
+    private static func lowerFirst(_ text: String) -> String { text.prefix(1).lowercased() + text.dropFirst() }
+
+    /// The bus a request names (`EventBusName`, a name or an ARN; `default` when absent).
+    private func busName(_ fields: [String: Any], _ key: String = "EventBusName") -> String {
+        guard let given = fields[key] as? String, !given.isEmpty else { return "default" }
+        return MessagingARN.eventBusName(given) ?? given
+    }
+
+    private func existingBus(_ name: String) throws(ServiceError) -> EventBus {
+        guard let bus = registry.eventBus(named: name) else {
+            throw ServiceError(type: "ResourceNotFoundException", message: "Event bus \(name) does not exist.")
+        }
+        return bus
+    }
+
+    private static func ruleNotFound(_ rule: String, _ bus: String) -> ServiceError {
+        ServiceError(type: "ResourceNotFoundException", message: "Rule \(rule) does not exist on EventBus \(bus).")
+    }
+
+    // MARK: Buses
+
+    private func createEventBus(_ fields: [String: Any]) async throws -> [String: Any] {
+        let name = try Self.string(fields, "Name")
+        guard MessagingARN.isValidName(name, allowing: [".", "/"]), name != "default" else {
+            throw ServiceError(type: "ValidationException",
+                               message: "Event bus name \(name) is not valid: use 1-256 letters, digits and . - _ / (and not 'default')")
+        }
+        return ["EventBusArn": try await registry.createEventBus(name).arn]
+    }
+
+    private func deleteEventBus(_ fields: [String: Any]) async throws -> [String: Any] {
+        let name = try Self.string(fields, "Name")
+        guard name != "default" else { throw ServiceError(type: "ValidationException", message: "Cannot delete event bus default.") }
+        try await registry.deleteEventBus(name)
+        return [:]
+    }
+
+    private func listEventBuses(_ fields: [String: Any]) -> [String: Any] {
+        let prefix = fields["NamePrefix"] as? String ?? ""
+        return ["EventBuses": registry.eventBuses.filter { $0.name.hasPrefix(prefix) }.map { ["Name": $0.name, "Arn": $0.arn] }]
+    }
+
+    private func describeEventBus(_ fields: [String: Any]) throws(ServiceError) -> [String: Any] {
+        let bus = try existingBus(busName(fields, "Name"))
+        return ["Name": bus.name, "Arn": bus.arn]
+    }
+
+    // MARK: Rules
+
+    private static func validatePattern(_ text: String) throws(ServiceError) {
+        do {
+            _ = try EventPattern(text)
+        } catch {
+            throw ServiceError(type: "InvalidEventPatternException", message: "Event pattern is not valid. Reason: \(error)")
+        }
+    }
+
+    private func putRule(_ fields: [String: Any]) async throws -> [String: Any] {
+        let name = try Self.string(fields, "Name")
+        guard MessagingARN.isValidName(name, allowing: ["."]), name.count <= 64 else {
+            throw ServiceError(type: "ValidationException", message: "Rule name \(name) is not valid: use 1-64 letters, digits and . - _")
+        }
+        if fields["ScheduleExpression"] != nil {
+            throw ServiceError(type: "ValidationException", message: "ScheduleExpression is not supported by Chute: rules route events by EventPattern")
+        }
+        let pattern = try Self.string(fields, "EventPattern")
+        try Self.validatePattern(pattern)
+        let state = fields["State"] as? String ?? "ENABLED"
+        guard state == "ENABLED" || state == "DISABLED" else {
+            throw ServiceError(type: "ValidationException", message: "State \(state) is not valid: use ENABLED or DISABLED")
+        }
+        let bus = busName(fields)
+        let arn = MessagingARN.rule(name, bus: bus, region: registry.region, account: registry.account)
+        let description = fields["Description"] as? String
+        try await registry.updateEventBus(bus) { bus throws(ServiceError) in
+            if let index = bus.rules.firstIndex(where: { $0.name == name }) {
+                bus.rules[index].eventPattern = pattern
+                bus.rules[index].enabled = state == "ENABLED"
+                bus.rules[index].description = description
+            } else {
+                bus.rules.append(EventRule(name: name, arn: arn, eventPattern: pattern, enabled: state == "ENABLED", description: description))
+            }
+        }
+        return ["RuleArn": arn]
+    }
+
+    private func deleteRule(_ fields: [String: Any]) async throws -> [String: Any] {
+        let name = try Self.string(fields, "Name")
+        let force = fields["Force"] as? Bool ?? false
+        try await registry.updateEventBus(busName(fields)) { bus throws(ServiceError) in
+            guard let index = bus.rules.firstIndex(where: { $0.name == name }) else { return }
+            guard bus.rules[index].targets.isEmpty || force else {
+                throw ServiceError(type: "ValidationException", message: "Rule can't be deleted since it has targets.")
+            }
+            bus.rules.remove(at: index)
+        }
+        return [:]
+    }
+
+    private func ruleJSON(_ rule: EventRule, bus: EventBus) -> [String: Any] {
+        var json: [String: Any] = ["Name": rule.name, "Arn": rule.arn, "EventPattern": rule.eventPattern,
+                                   "State": rule.enabled ? "ENABLED" : "DISABLED", "EventBusName": bus.name]
+        if let description = rule.description { json["Description"] = description }
+        return json
+    }
+
+    private func existingRule(_ fields: [String: Any], key: String) throws(ServiceError) -> (EventRule, EventBus) {
+        let name = try Self.string(fields, key)
+        let bus = try existingBus(busName(fields))
+        guard let rule = bus.rules.first(where: { $0.name == name }) else { throw Self.ruleNotFound(name, bus.name) }
+        return (rule, bus)
+    }
+
+    private func describeRule(_ fields: [String: Any]) throws(ServiceError) -> [String: Any] {
+        let (rule, bus) = try existingRule(fields, key: "Name")
+        return ruleJSON(rule, bus: bus)
+    }
+
+    private func listRules(_ fields: [String: Any]) throws(ServiceError) -> [String: Any] {
+        let bus = try existingBus(busName(fields))
+        let prefix = fields["NamePrefix"] as? String ?? ""
+        return ["Rules": bus.rules.filter { $0.name.hasPrefix(prefix) }.map { ruleJSON($0, bus: bus) }]
+    }
+
+    // MARK: Targets
+
+    private func putTargets(_ fields: [String: Any]) async throws -> [String: Any] {
+        let ruleName = try Self.string(fields, "Rule")
+        guard let entries = fields["Targets"] as? [[String: Any]], !entries.isEmpty else {
+            throw ServiceError(type: "ValidationException", message: "1 validation error detected: Value null at 'targets' failed to satisfy constraint: Member must not be null")
+        }
+        var targets: [RuleTarget] = []
+        var failed: [[String: Any]] = []
+        for entry in entries {
+            let id = entry["Id"] as? String ?? ""
+            let arn = entry["Arn"] as? String ?? ""
+            let input = entry["Input"] as? String
+            var problem: String?
+            if id.isEmpty || id.count > 64 {
+                problem = "Target Id must be 1-64 characters."
+            } else if case .failure(let error) = Destination.parse(arn) {
+                problem = error.message
+            } else if let input, !JSONText.isValid(Array(input.utf8)) {
+                problem = "Input is not valid JSON."
+            }
+            if let problem {
+                failed.append(["TargetId": id, "ErrorCode": "ValidationException", "ErrorMessage": problem])
+            } else {
+                targets.append(RuleTarget(id: id, arn: arn, input: input))
+            }
+        }
+        let bus = busName(fields)
+        let accepted = targets
+        try await registry.updateEventBus(bus) { bus throws(ServiceError) in
+            guard let index = bus.rules.firstIndex(where: { $0.name == ruleName }) else { throw Self.ruleNotFound(ruleName, bus.name) }
+            for target in accepted {
+                if let existing = bus.rules[index].targets.firstIndex(where: { $0.id == target.id }) {
+                    bus.rules[index].targets[existing] = target
+                } else {
+                    bus.rules[index].targets.append(target)
+                }
+            }
+        }
+        return ["FailedEntryCount": failed.count, "FailedEntries": failed]
+    }
+
+    private func removeTargets(_ fields: [String: Any]) async throws -> [String: Any] {
+        let ruleName = try Self.string(fields, "Rule")
+        let ids = Set(fields["Ids"] as? [String] ?? [])
+        try await registry.updateEventBus(busName(fields)) { bus throws(ServiceError) in
+            guard let index = bus.rules.firstIndex(where: { $0.name == ruleName }) else { throw Self.ruleNotFound(ruleName, bus.name) }
+            bus.rules[index].targets.removeAll { ids.contains($0.id) }
+        }
+        return ["FailedEntryCount": 0, "FailedEntries": [Any]()]
+    }
+
+    private func listTargets(_ fields: [String: Any]) throws(ServiceError) -> [String: Any] {
+        let (rule, _) = try existingRule(fields, key: "Rule")
+        return ["Targets": rule.targets.map { target -> [String: Any] in
+            var json: [String: Any] = ["Id": target.id, "Arn": target.arn]
+            if let input = target.input { json["Input"] = input }
+            return json
+        }]
+    }
+
+    // MARK: Events
+
+    private func putEvents(_ fields: [String: Any]) async throws -> [String: Any] {
+        guard let entries = fields["Entries"] as? [[String: Any]], !entries.isEmpty else {
+            throw ServiceError(type: "ValidationException", message: "1 validation error detected: Value null at 'entries' failed to satisfy constraint: Member must not be null")
+        }
+        guard entries.count <= 10 else {
+            throw ServiceError(type: "ValidationException",
+                               message: "1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length less than or equal to 10")
+        }
+        let now = clock()
+        var plan = DeliveryPlan()
+        var results: [[String: Any]] = []
+        var failures = 0
+        for entry in entries {
+            switch event(from: entry, now: now) {
+            case .success(let (event, bus)):
+                router.put(event, on: bus, origin: .init(requestID: event.id, record: event.json), now: now, into: &plan)
+                results.append(["EventId": event.id])
+            case .failure(let error):
+                failures += 1
+                results.append(["ErrorCode": error.type, "ErrorMessage": error.message])
+            }
+        }
+        try await writer.write(plan, now: now)
+        return ["FailedEntryCount": failures, "Entries": results]
+    }
+
+    private func event(from entry: [String: Any], now: Int64) -> Result<(BusEvent, RoutableBus), ServiceError> {
+        guard let source = entry["Source"] as? String, !source.isEmpty else {
+            return .failure(ServiceError(type: "InvalidArgument", message: "Parameter Source is not valid. Reason: Source is a required argument."))
+        }
+        guard let detailType = entry["DetailType"] as? String, !detailType.isEmpty else {
+            return .failure(ServiceError(type: "InvalidArgument", message: "Parameter DetailType is not valid. Reason: DetailType is a required argument."))
+        }
+        guard let detail = entry["Detail"] as? String, let parsed = try? JSONValue.parse(detail), case .object = parsed else {
+            return .failure(ServiceError(type: "MalformedDetail", message: "Detail is malformed."))
+        }
+        let name = busName(entry)
+        guard let bus = registry.eventBus(named: name).flatMap({ registry.eventBus(arn: $0.arn) }) else {
+            return .failure(ServiceError(type: "ResourceNotFoundException", message: "Event bus \(name) does not exist."))
+        }
+        var time = now
+        if let seconds = entry["Time"] as? Double { time = Int64(seconds * 1000) } else if let seconds = entry["Time"] as? Int { time = Int64(seconds) * 1000 }
+        let event = BusEvent(id: RequestID.make(), source: source, detailType: detailType, account: registry.account, region: registry.region,
+                             timeMilliseconds: time, resources: entry["Resources"] as? [String] ?? [], detail: detail)
+        return .success((event, bus))
+    }
+
+    private func testEventPattern(_ fields: [String: Any]) throws(ServiceError) -> [String: Any] {
+        let patternText = try Self.string(fields, "EventPattern")
+        let eventText = try Self.string(fields, "Event")
+        let pattern: EventPattern
+        do {
+            pattern = try EventPattern(patternText)
+        } catch {
+            throw ServiceError(type: "InvalidEventPatternException", message: "Event pattern is not valid. Reason: \(error)")
+        }
+        guard let event = try? JSONValue.parse(eventText), case .object = event else {
+            throw ServiceError(type: "InvalidEventPatternException", message: "Event is not valid: it must be a JSON object")
+        }
+        return ["Result": pattern.matches(event)]
+    }
+}
