@@ -295,6 +295,8 @@ public struct FailedEvent: Sendable, Hashable {
 }
 
 public struct UndeliverableRecord: Sendable, Hashable {
+    /// Its number among kept records, for redelivering it.
+    public var id: Int64
     public var requestID: String
     public var destination: String
     public var reason: String

@@ -5,9 +5,10 @@
 /// marked undeliverable, until a person redelivers it.
 public protocol HTTPOutboxStore: Sendable {
     /// Writes a plan's deliveries (queue messages, follow-up events, HTTP POSTs, unroutable
-    /// records) in one transaction: what SNS Publish and EventBridge PutEvents store.
+    /// records) in one transaction: what SNS Publish and EventBridge PutEvents store. The kept
+    /// undeliverable records in `resolving` (being redelivered by this plan) are removed in it.
     @discardableResult
-    func deliver(_ plan: DeliveryPlan, now: Int64) async throws -> SettleReport
+    func deliver(_ plan: DeliveryPlan, now: Int64, resolving: [Int64]) async throws -> SettleReport
     /// Leases up to `limit` deliveries due by `now`, oldest first, leaving out `excludingURLs`
     /// (endpoints that already have as many POSTs in flight as they may).
     func claimHTTPDeliveries(owner: String, now: Int64, limit: Int, leaseMilliseconds: Int64,
@@ -22,6 +23,13 @@ public protocol HTTPOutboxStore: Sendable {
     func redeliverHTTPDeliveries(_ ids: [Int64]?, now: Int64) async throws -> Int
     /// Deliveries waiting to be made (not undeliverable).
     func pendingHTTPDeliveryCount() async throws -> Int
+}
+
+extension HTTPOutboxStore {
+    @discardableResult
+    public func deliver(_ plan: DeliveryPlan, now: Int64) async throws -> SettleReport {
+        try await deliver(plan, now: now, resolving: [])
+    }
 }
 
 /// A delivery as the outbox holds it.

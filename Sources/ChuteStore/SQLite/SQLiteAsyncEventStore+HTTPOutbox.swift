@@ -33,10 +33,11 @@ extension SQLiteAsyncEventStore: HTTPOutboxStore {
     }
 
     @discardableResult
-    public func deliver(_ plan: DeliveryPlan, now: Int64) async throws -> SettleReport {
-        guard !plan.isEmpty else { return SettleReport() }
+    public func deliver(_ plan: DeliveryPlan, now: Int64, resolving: [Int64]) async throws -> SettleReport {
+        guard !plan.isEmpty || !resolving.isEmpty else { return SettleReport() }
         return try await perform { [self] connection throws(StoreError) in
             var report = SettleReport()
+            for id in resolving { try connection.run("DELETE FROM undeliverable_records WHERE id = ?", [.integer(id)]) }
             var queues: [String: QueueAttributes?] = [:]
             var segments = PendingSegments()
             for delivery in plan.queueDeliveries {

@@ -526,9 +526,9 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
     public func undeliverableRecords(limit: Int) async throws -> [UndeliverableRecord] {
         try await perform { connection throws(StoreError) in
             var records: [UndeliverableRecord] = []
-            try connection.run("SELECT request_id, destination, reason, record FROM undeliverable_records ORDER BY id LIMIT ?",
+            try connection.run("SELECT request_id, destination, reason, record, id FROM undeliverable_records ORDER BY id LIMIT ?",
                                [.integer(Int64(limit))]) { row in
-                records.append(UndeliverableRecord(requestID: row.text(0) ?? "", destination: row.text(1) ?? "",
+                records.append(UndeliverableRecord(id: row.integer(4), requestID: row.text(0) ?? "", destination: row.text(1) ?? "",
                                                    reason: row.text(2) ?? "", record: row.text(3) ?? ""))
             }
             return records
