@@ -36,10 +36,10 @@ struct ChuteBench: AsyncParsableCommand {
     @Option(help: "The fault-injection library (default: libChuteFaults.so beside this executable).")
     var faultsLibrary: String?
 
-    @Option(help: "What to measure: runtime (calls, pools, crashes) or async (the durable pipeline on SQLite).")
+    @Option(help: "What to measure: runtime (calls, pools, crashes), async (the durable pipeline on SQLite) or fanout (a topic with 3 subscribers).")
     var suite = "runtime"
 
-    @Option(help: "Async suite: events per throughput run.")
+    @Option(help: "Async and fanout suites: events (or messages) per throughput run.")
     var events = 100_000
 
     @Option(help: "Async suite: fixed rates (events/s) for the latency runs, comma-separated.")
@@ -56,7 +56,11 @@ struct ChuteBench: AsyncParsableCommand {
             try await measureAsyncPipeline(noop, &report)
             return
         }
-        guard suite == "runtime" else { throw ValidationError("--suite must be runtime or async, not \(suite)") }
+        if suite == "fanout" {
+            try await measureFanOut(noop, &report)
+            return
+        }
+        guard suite == "runtime" else { throw ValidationError("--suite must be runtime, async or fanout, not \(suite)") }
         report.line("# chute-bench: \(rounds) rounds, \(samples) samples, \(seconds) s per throughput round, batch \(batch)")
         report.line("")
         try measureCallCosts(noop, &report)
