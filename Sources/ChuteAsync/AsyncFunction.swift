@@ -27,7 +27,7 @@ public struct AsyncFunction: Sendable {
         self.deadLetterTarget = deadLetterTarget
         successRoute = invokeConfig.onSuccess.map(Destination.parse)
         failureRoute = invokeConfig.onFailure.map(Destination.parse)
-        deadLetterRoute = deadLetterTarget.map(Destination.parse)
+        deadLetterRoute = deadLetterTarget.map(Destination.parseDeadLetter)
         self.reservedConcurrency = reservedConcurrency
     }
 

@@ -23,7 +23,7 @@ import Yams
 ///       retryDelays: [60, 120]           # seconds before retry 1, 2 (Chute extension)
 ///       onSuccess: done                  # a queue name, or any destination ARN
 ///       onFailure: arn:aws:lambda:us-east-1:000000000000:function:cleanup
-///     deadLetter: dlq                    # a queue name or ARN (DeadLetterConfig)
+///     deadLetter: dlq                    # a queue name, or a queue or topic ARN (DeadLetterConfig)
 /// queues: [done, dlq]          # built-in queues to create
 /// topics:                      # SNS-like topics
 ///   - name: alerts             # arn:aws:sns:us-east-1:000000000000:alerts
@@ -165,7 +165,13 @@ public struct ConfigurationFile: Sendable {
             }
             return arn
         }
-        if let dead = mapping["deadLetter"] { settings.deadLetterTarget = destination(dead, "\(path).deadLetter") }
+        if let dead = mapping["deadLetter"], let target = destination(dead, "\(path).deadLetter") {
+            if case .failure(let error) = Destination.parseDeadLetter(target) {
+                problems.append("\(at(dead)): \(path).deadLetter: \(error.message)")
+            } else {
+                settings.deadLetterTarget = target
+            }
+        }
         guard let async = mapping["async"] else { return problems.count == before ? settings : nil }
         guard let fields = async.mapping else {
             problems.append("\(at(async)): \(path).async: must be a mapping")

@@ -95,7 +95,7 @@ class MessagingTests(unittest.TestCase):
         endpoint = Endpoint(free_port())
         self.endpoints.append(endpoint)
         host = self.host(f"""
-queues: [copy-a, copy-b]
+queues: [copy-a, copy-b, dead-copy]
 functions:
   - name: failing
     library: FAULTS
@@ -103,7 +103,11 @@ functions:
     async:
       maximumRetryAttempts: 0
       onFailure: arn:aws:sns:us-east-1:{ACCOUNT}:alerts
+    deadLetter: arn:aws:sns:us-east-1:{ACCOUNT}:dead
 topics:
+  - name: dead
+    subscriptions:
+      - {{protocol: sqs, endpoint: dead-copy, rawMessageDelivery: true}}
   - name: alerts
     subscriptions:
       - {{protocol: sqs, endpoint: copy-a}}
@@ -129,6 +133,11 @@ httpDelivery: {{maximumAttempts: 50, initialDelaySeconds: 0.2, maximumDelaySecon
         self.assertEqual({r["requestContext"]["requestId"] for r in records}, request_ids)
         self.assertTrue(all(r["requestContext"]["condition"] == "RetriesExhausted" for r in records))
         self.assertEqual({json.loads(m["Body"])["requestContext"]["requestId"] for m in raw}, request_ids)
+        # The dead-letter topic passes the original events on, with Lambda's attributes.
+        dead = drain(sqs, self.queue_url(host, "dead-copy"), 5)
+        self.assertEqual({m["MessageAttributes"]["RequestID"]["StringValue"] for m in dead}, request_ids)
+        self.assertTrue(all(json.loads(m["Body"])["action"] == "error" for m in dead))
+        self.assertTrue(all(m["MessageAttributes"]["ErrorMessage"]["StringValue"].startswith("declined") for m in dead))
 
         # The endpoint was down all along: the host kept retrying. Now it comes up.
         time.sleep(1)
@@ -267,6 +276,39 @@ functions: []
         self.assertEqual(sns.list_topics()["Topics"], [])
         with self.assertRaises(sns.exceptions.NotFoundException):
             sns.publish(TopicArn=topic, Message="gone")
+
+    def test_a_slow_endpoint_does_not_hold_up_another_one(self):
+        fast, slow = Endpoint(free_port()), Endpoint(free_port())
+        self.endpoints += [fast, slow]
+        fast.start()
+        # The slow endpoint accepts connections and never answers.
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", slow.port))
+        silent.listen(64)
+        self.addCleanup(silent.close)
+        host = self.host(f"""
+functions:
+  - name: to-slow
+    library: FAULTS
+    isolation: thread
+    async: {{onSuccess: "{slow.url}"}}
+  - name: to-fast
+    library: FAULTS
+    isolation: thread
+    async: {{onSuccess: "{fast.url}"}}
+httpDelivery: {{maximumAttempts: 3, timeoutSeconds: 5, perEndpointConcurrency: 2}}
+""")
+        lam = host.client("lambda")
+        # More than the 64 POSTs the host makes at once: without the per-endpoint limit they
+        # would take every slot until they time out.
+        for _ in range(80):
+            lam.invoke(FunctionName="to-slow", InvocationType="Event", Payload=b'{"action":"echo"}')
+        time.sleep(0.5)
+        started = time.time()
+        for _ in range(10):
+            lam.invoke(FunctionName="to-fast", InvocationType="Event", Payload=b'{"action":"echo"}')
+        self.assertEqual(len(fast.wait_for(10, timeout=4)), 10)
+        self.assertLess(time.time() - started, 4)
 
     def test_undeliverable_records_and_posts_are_listed_and_redelivered_once_fixed(self):
         endpoint = Endpoint(free_port())

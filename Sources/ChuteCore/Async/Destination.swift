@@ -44,4 +44,13 @@ public enum Destination: Sendable, Hashable {
         }
         return .failure(.invalidParameter("The destination ARN \(arn) is invalid for service \(parts[2])"))
     }
+
+    /// Parses a dead-letter target (DeadLetterConfig.TargetArn): only a queue or a topic.
+    public static func parseDeadLetter(_ arn: String) -> Result<Destination, ServiceError> {
+        switch parse(arn) {
+        case .success(.queue), .success(.topic): parse(arn)
+        case .success: .failure(.invalidParameter("The dead-letter target \(arn) must be an SQS queue or an SNS topic ARN"))
+        case .failure(let error): .failure(error)
+        }
+    }
 }

@@ -52,7 +52,7 @@ struct FunctionDefinition: Codable, Sendable, Hashable {
         if size > 4_096 {
             throw ServiceError.invalidParameter("Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: \(size) bytes")
         }
-        if let deadLetterTarget, case .failure(let error) = Destination.parse(deadLetterTarget) {
+        if let deadLetterTarget, case .failure(let error) = Destination.parseDeadLetter(deadLetterTarget) {
             throw ServiceError.invalidParameter("DeadLetterConfig.TargetArn: \(error.message)")
         }
     }
