@@ -38,8 +38,9 @@ run "Rust handler" --function rust-reverse --event 'stressed'
 run "Rust handler panics (panic = abort): Unhandled, host unharmed" --function rust-reverse --event panic
 
 # The host: `chute serve` on the embedded SQLite store. Two asynchronous events go in over the
-# Lambda API (202 once stored); their invocation records come out of the destination queues.
-printf '\n\033[1m== chute serve: asynchronous invocations, retries, destination records\033[0m\n'
+# Lambda API (202 once stored); their invocation records come out of the destination queues: the
+# success through an event bus rule, the failure through a topic to two queues.
+printf '\n\033[1m== chute serve: asynchronous invocations, retries, records through an event bus and a topic\033[0m\n'
 data="$(mktemp -d)"
 $chute serve --config examples/serve.yaml --data-dir "$data" --port 0 --log-level error > "$data/serve.log" &
 serve_pid=$!
@@ -55,7 +56,7 @@ invoke '{"action":"echo","order":42}'
 invoke '{"action":"error","text":"card declined"}'
 echo "(the failing event is retried after 1 s and 2 s, then recorded)"
 sleep 4
-for queue in done failures dlq; do
+for queue in done failures alert-copy dlq; do
   printf '\n$ receive from queue %s\n' "$queue"
   curl -s -X POST -H 'X-Amz-Target: AmazonSQS.ReceiveMessage' -H 'Content-Type: application/x-amz-json-1.0' \
     -d "{\"QueueUrl\":\"$url/000000000000/$queue\",\"MaxNumberOfMessages\":10,\"MessageAttributeNames\":[\"All\"]}" "$url/" \
