@@ -11,15 +11,15 @@ public final class FunctionRegistry: AsyncFunctionDirectory, Sendable {
     public struct Entry: Sendable {
         public let configuration: FunctionConfiguration
         public let pool: any FunctionPool
-        public var asyncSettings: ConfigurationFile.AsyncSettings { didSet { asyncFunction = makeAsyncFunction() } }
+        public var asyncSettings: ConfigurationFile.AsyncSettings { didSet { refreshAsyncFunction() } }
         public var lastModifiedMilliseconds: Int64
         /// PutFunctionConcurrency's value; nil when unreserved.
-        public var reservedConcurrency: Int? { didSet { asyncFunction = makeAsyncFunction() } }
+        public var reservedConcurrency: Int? { didSet { refreshAsyncFunction() } }
         /// How the function was created through the API; nil for functions the configuration file declares.
         var definition: FunctionDefinition?
         /// The function as the asynchronous pipeline sees it, built when the entry changes rather
         /// than on every accept (it parses the destinations' ARNs).
-        private(set) var asyncFunction: AsyncFunction!
+        private(set) var asyncFunction: AsyncFunction
 
         init(configuration: FunctionConfiguration, pool: any FunctionPool, asyncSettings: ConfigurationFile.AsyncSettings,
              lastModifiedMilliseconds: Int64, reservedConcurrency: Int?, definition: FunctionDefinition?) {
@@ -29,12 +29,17 @@ public final class FunctionRegistry: AsyncFunctionDirectory, Sendable {
             self.lastModifiedMilliseconds = lastModifiedMilliseconds
             self.reservedConcurrency = reservedConcurrency
             self.definition = definition
-            asyncFunction = makeAsyncFunction()
+            asyncFunction = Self.asyncFunction(configuration, pool, asyncSettings, reservedConcurrency)
         }
 
-        private func makeAsyncFunction() -> AsyncFunction {
+        private mutating func refreshAsyncFunction() {
+            asyncFunction = Self.asyncFunction(configuration, pool, asyncSettings, reservedConcurrency)
+        }
+
+        private static func asyncFunction(_ configuration: FunctionConfiguration, _ pool: any FunctionPool,
+                                          _ settings: ConfigurationFile.AsyncSettings, _ reservedConcurrency: Int?) -> AsyncFunction {
             AsyncFunction(name: configuration.name, arn: configuration.arn, pool: pool, concurrency: configuration.concurrency,
-                          invokeConfig: asyncSettings.invokeConfig, deadLetterTarget: asyncSettings.deadLetterTarget,
+                          invokeConfig: settings.invokeConfig, deadLetterTarget: settings.deadLetterTarget,
                           reservedConcurrency: reservedConcurrency)
         }
     }
