@@ -40,6 +40,8 @@ import Yams
 ///         eventPattern: {source: [lambda], detail-type: [{suffix: Failure}]}
 ///         targets: [failures, "http://127.0.0.1:8080/hook"]   # queue names, ARNs or URLs
 /// httpDelivery: {maximumAttempts: 8, initialDelaySeconds: 1, maximumDelaySeconds: 300, timeoutSeconds: 10}
+/// streams:                     # Kinesis-like streams
+///   - {name: clicks, shards: 4, retentionHours: 24}
 /// ```
 ///
 /// Every invalid field is reported, each with its line and path, before anything runs.
@@ -55,6 +57,8 @@ public struct ConfigurationFile: Sendable {
     public var eventBuses: [EventBusDeclaration] = []
     /// How POSTs to HTTP endpoints are retried.
     public var httpDelivery = HTTPDeliveryPolicy()
+    /// Built-in streams to create.
+    public var streams: [StreamDeclaration] = []
 
     public struct AsyncSettings: Sendable, Hashable {
         public var invokeConfig = EventInvokeConfig()
@@ -130,12 +134,13 @@ public struct ConfigurationFile: Sendable {
         let topics = mapping["topics"].map { parseTopics($0, problems: &problems) } ?? []
         let eventBuses = mapping["eventBuses"].map { parseEventBuses($0, problems: &problems) } ?? []
         let httpDelivery = mapping["httpDelivery"].map { parseHTTPDelivery($0, problems: &problems) } ?? HTTPDeliveryPolicy()
+        let streams = mapping["streams"].map { parseStreams($0, problems: &problems) } ?? []
         guard problems.isEmpty else { throw ConfigurationFileError(path: path, problems: problems) }
         return ConfigurationFile(functions: functions, asyncSettings: asyncSettings, queues: queues, topics: topics, eventBuses: eventBuses,
-                                 httpDelivery: httpDelivery)
+                                 httpDelivery: httpDelivery, streams: streams)
     }
 
-    static let topLevelFields: Set<String> = ["functions", "queues", "topics", "eventBuses", "httpDelivery"]
+    static let topLevelFields: Set<String> = ["functions", "queues", "topics", "eventBuses", "httpDelivery", "streams"]
 
     static let asyncFields: Set<String> = ["maximumRetryAttempts", "maximumEventAgeSeconds", "retryDelays", "onSuccess", "onFailure"]
 

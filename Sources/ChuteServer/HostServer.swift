@@ -30,6 +30,9 @@ public enum HostServer {
         let store = try SQLiteAsyncEventStore(path: dataDirectory + "/chute.sqlite")
         let now = wallMilliseconds()
         for queue in configuration.queues { try await store.createQueue(queue, attributes: QueueAttributes(), now: now) }
+        for stream in configuration.streams {
+            _ = try await store.createStream(stream.name, shardCount: stream.shardCount, retentionHours: stream.retentionHours, now: now)
+        }
         let registry = FunctionRegistry(logger: logger)
         for function in configuration.functions {
             try await registry.add(function, asyncSettings: configuration.asyncSettings[function.name] ?? .init(), now: now)
@@ -57,7 +60,9 @@ public enum HostServer {
         LambdaAPI(registry: registry, manager: manager, dispatcher: dispatcher, limits: .init(), clock: clock).register(on: router)
         RootAPI(sqs: SQSAPI(store: store, region: FunctionConfiguration.defaultRegion, accountID: FunctionConfiguration.defaultAccountID, clock: clock),
                 sns: SNSAPI(registry: messaging, router: messageRouter, writer: writer, clock: clock),
-                events: EventBridgeAPI(registry: messaging, router: messageRouter, writer: writer, clock: clock)).register(on: router)
+                events: EventBridgeAPI(registry: messaging, router: messageRouter, writer: writer, clock: clock),
+                kinesis: KinesisAPI(store: store, region: FunctionConfiguration.defaultRegion, accountID: FunctionConfiguration.defaultAccountID,
+                                    clock: clock)).register(on: router)
         let application = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "chute"),

@@ -8,9 +8,9 @@ public protocol FunctionDefinitionStore: Sendable {
     func deleteFunction(named name: String) async throws
 }
 
-/// What a host serves from: events, queues, function definitions, topics and buses, and the HTTP
-/// outbox in one store.
-public typealias HostStore = AsyncEventStore & FunctionDefinitionStore & HTTPOutboxStore & MessagingDefinitionStore
+/// What a host serves from: events, queues, function definitions, topics and buses, the HTTP
+/// outbox and streams in one store.
+public typealias HostStore = AsyncEventStore & FunctionDefinitionStore & HTTPOutboxStore & MessagingDefinitionStore & StreamStore
 
 public struct StoredFunction: Sendable, Hashable {
     public var name: String

@@ -474,4 +474,55 @@ struct AsyncEventStoreConformance {
         #expect(try await store.storedTopics().isEmpty)
         #expect(try await store.storedEventBuses().isEmpty)
     }
+
+    // MARK: Streams
+
+    func entry(_ key: String, _ shard: Int, of map: ShardMap, _ data: String) -> StreamEntry {
+        StreamEntry(partitionKey: key, hashKey: map.startingHashKey(shard), data: Array(data.utf8))
+    }
+
+    func streamsKeepShardOrderAndAreReadFromAnyPosition() async throws {
+        let store = try await makeStore()
+        let created = try #require(try await store.createStream("clicks", shardCount: 2, retentionHours: 24, now: t0))
+        #expect(try await store.createStream("clicks", shardCount: 3, retentionHours: 24, now: t0) == nil)
+        let map = created.shardMap
+        let first = try await store.putRecords([entry("a", 0, of: map, "a1"), entry("b", 1, of: map, "b1"), entry("a", 0, of: map, "a2")],
+                                               to: "clicks", now: t0)
+        #expect(first.map(\.shardID) == ["shardId-000000000000", "shardId-000000000001", "shardId-000000000000"])
+        #expect(first.map(\.sequence) == [1, 2, 3])
+        let later = try await store.putRecords([entry("a", 0, of: map, "a3")], to: "clicks", now: t0 + 5_000)
+        #expect(later.map(\.sequence) == [4])
+        func data(_ position: StreamPosition, limit: Int = 10) async throws -> [String] {
+            try await store.records(in: "clicks", shard: 0, from: position, limit: limit, now: t0 + 5_000)
+                .map { String(decoding: $0.data, as: UTF8.self) }
+        }
+        #expect(try await data(.trimHorizon) == ["a1", "a2", "a3"])
+        #expect(try await data(.trimHorizon, limit: 2) == ["a1", "a2"])
+        #expect(try await data(.atSequence(3)) == ["a2", "a3"])
+        #expect(try await data(.afterSequence(3)) == ["a3"])
+        #expect(try await data(.atTimestamp(t0 + 1)) == ["a3"])
+        #expect(try await store.lastSequence(in: "clicks", shard: 0) == 4)
+        #expect(try await store.lastSequence(in: "clicks", shard: 1) == 2)
+        #expect(try await store.streamDescriptions().map(\.name) == ["clicks"])
+        await #expect(throws: StoreError.self) { try await store.putRecords([entry("a", 0, of: map, "x")], to: "missing", now: t0) }
+        #expect(try await store.deleteStream("clicks"))
+        #expect(try await !store.deleteStream("clicks"))
+        #expect(try await store.stream("clicks") == nil)
+    }
+
+    func streamRecordsPastRetentionAreNotReadAndAreDropped() async throws {
+        let store = try await makeStore()
+        let map = try #require(try await store.createStream("short", shardCount: 1, retentionHours: 24, now: t0)).shardMap
+        try await store.putRecords([entry("k", 0, of: map, "old")], to: "short", now: t0)
+        let day: Int64 = 86_400_000
+        try await store.putRecords([entry("k", 0, of: map, "new")], to: "short", now: t0 + day - 1)
+        #expect(try await store.records(in: "short", shard: 0, from: .trimHorizon, limit: 10, now: t0 + day - 1).count == 2)
+        // A day on, the first record is past retention: not read, and gone once the shard is written.
+        #expect(try await store.records(in: "short", shard: 0, from: .trimHorizon, limit: 10, now: t0 + day + 1)
+            .map { String(decoding: $0.data, as: UTF8.self) } == ["new"])
+        try await store.putRecords([entry("k", 0, of: map, "newer")], to: "short", now: t0 + day + 1)
+        #expect(try await store.records(in: "short", shard: 0, from: .atSequence(1), limit: 10, now: t0)
+            .map { String(decoding: $0.data, as: UTF8.self) } == ["new", "newer"])
+    }
 }
+

@@ -41,6 +41,12 @@ import Testing
     }
     @Test func aPlanIsWrittenInOneTransaction() async throws { try await conformance.aPlanIsWrittenInOneTransaction() }
     @Test func topicsAndBusesAreKept() async throws { try await conformance.topicsAndBusesAreKept() }
+    @Test func streamsKeepShardOrderAndAreReadFromAnyPosition() async throws {
+        try await conformance.streamsKeepShardOrderAndAreReadFromAnyPosition()
+    }
+    @Test func streamRecordsPastRetentionAreNotReadAndAreDropped() async throws {
+        try await conformance.streamRecordsPastRetentionAreNotReadAndAreDropped()
+    }
 
     /// One host: reopening the file after the process died releases its leases, so in-flight
     /// events run again with their request ids.

@@ -1,0 +1,61 @@
+import ChuteCore
+import Foundation
+import Testing
+
+/// Shard hash-key ranges, sequence numbers and Lambda's Kinesis event, as Kinesis writes them.
+@Suite struct StreamShapesTests {
+    @Test func shardRangesSplitTheHashKeySpaceAsKinesisDoes() {
+        let three = ShardMap(shardCount: 3)
+        #expect((0..<3).map { String(three.startingHashKey($0)) }
+            == ["0", "113427455640312821154458202477256070485", "226854911280625642308916404954512140970"])
+        #expect(String(three.endingHashKey(0)) == "113427455640312821154458202477256070484")
+        #expect(String(three.endingHashKey(2)) == "340282366920938463463374607431768211455")
+        let four = ShardMap(shardCount: 4)
+        #expect(String(four.startingHashKey(1)) == "85070591730234615865843651857942052864")
+        #expect(four.shard(for: four.startingHashKey(1)) == 1)
+        #expect(four.shard(for: four.startingHashKey(1) - 1) == 0)
+        #expect(four.shard(for: .max) == 3)
+        #expect(ShardMap(shardCount: 1).shard(for: 12345) == 0)
+        for count in [1, 2, 5, 7, 10, 256] {
+            let map = ShardMap(shardCount: count)
+            for index in 1..<count { #expect(map.endingHashKey(index - 1) + 1 == map.startingHashKey(index)) }
+        }
+    }
+
+    @Test func hashKeysAreBigEndianDigestsOrDecimalText() {
+        #expect(ShardMap.hashKey(digest: [UInt8](repeating: 0, count: 15) + [1]) == 1)
+        #expect(ShardMap.hashKey(digest: [0x80] + [UInt8](repeating: 0, count: 15)) == UInt128(1) << 127)
+        #expect(ShardMap.hashKey(decimal: "340282366920938463463374607431768211455") == .max)
+        #expect(ShardMap.hashKey(decimal: "340282366920938463463374607431768211456") == nil)
+        #expect(ShardMap.hashKey(decimal: "-1") == nil)
+        #expect(ShardMap.shardID(3) == "shardId-000000000003")
+        #expect(ShardMap.shardIndex("shardId-000000000003") == 3)
+        #expect(ShardMap.shardIndex("shard-3") == nil)
+    }
+
+    @Test func sequenceNumbersSortAsTextAsTheyDoAsNumbers() {
+        #expect(StreamRecord.sequenceNumber(9) < StreamRecord.sequenceNumber(10))
+        #expect(StreamRecord.sequence(StreamRecord.sequenceNumber(123_456)) == 123_456)
+        #expect(StreamRecord.sequence("12a") == nil)
+    }
+
+    @Test func theFunctionsEventCarriesEachRecordAsLambdaDoes() throws {
+        let record = StreamRecord(shardID: "shardId-000000000001", sequence: 42, partitionKey: "user-1", data: Array(#"{"n":1}"#.utf8),
+                                  arrivalMilliseconds: 1_700_000_000_123)
+        let json = KinesisEvent.json([record], streamARN: "arn:aws:kinesis:us-east-1:000000000000:stream/clicks", region: "us-east-1",
+                                     roleARN: "arn:aws:iam::000000000000:role/chute")
+        let event = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let first = try #require((event["Records"] as? [[String: Any]])?.first)
+        let kinesis = try #require(first["kinesis"] as? [String: Any])
+        #expect(kinesis["kinesisSchemaVersion"] as? String == "1.0")
+        #expect(kinesis["partitionKey"] as? String == "user-1")
+        #expect(kinesis["sequenceNumber"] as? String == record.sequenceNumber)
+        #expect(kinesis["data"] as? String == "eyJuIjoxfQ==")
+        #expect(kinesis["approximateArrivalTimestamp"] as? Double == 1_700_000_000.123)
+        #expect(first["eventID"] as? String == "shardId-000000000001:\(record.sequenceNumber)")
+        #expect(first["eventName"] as? String == "aws:kinesis:record")
+        #expect(first["eventSource"] as? String == "aws:kinesis")
+        #expect(first["eventSourceARN"] as? String == "arn:aws:kinesis:us-east-1:000000000000:stream/clicks")
+        #expect(first["invokeIdentityArn"] as? String == "arn:aws:iam::000000000000:role/chute")
+    }
+}
