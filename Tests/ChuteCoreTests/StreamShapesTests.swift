@@ -59,3 +59,45 @@ import Testing
         #expect(first["invokeIdentityArn"] as? String == "arn:aws:iam::000000000000:role/chute")
     }
 }
+
+/// The on-failure record of a stream mapping, field by field as Lambda writes it.
+@Suite struct StreamFailureRecordTests {
+    static let records = (7...8).map {
+        StreamRecord(shardID: "shardId-000000000002", sequence: UInt64($0), partitionKey: "k", data: [], arrivalMilliseconds: 1_700_000_000_000 + Int64($0))
+    }
+
+    static func object(_ record: StreamFailureRecord) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(record.json.utf8)) as? [String: Any])
+    }
+
+    @Test func exhaustedRetriesCarryTheLastFunctionErrorAndWhereTheRecordsAre() throws {
+        let record = StreamFailureRecord(
+            requestID: "r-1", functionARN: "arn:aws:lambda:us-east-1:000000000000:function:f",
+            discard: .init(records: Self.records, condition: .retryAttemptsExhausted, invokeCount: 2, lastFunctionError: "Unhandled"),
+            streamARN: "arn:aws:kinesis:us-east-1:000000000000:stream/clicks", timestampMilliseconds: 1_700_000_100_000)
+        let json = try Self.object(record)
+        #expect(record.json.hasPrefix(#"{"requestContext":{"requestId":"r-1","functionArn":"arn:aws:lambda:us-east-1:000000000000:function:f","condition":"RetryAttemptsExhausted","approximateInvokeCount":2},"responseContext":{"statusCode":200,"executedVersion":"$LATEST","functionError":"Unhandled"},"version":"1.0","timestamp":"2023-11-14T22:15:00.000Z","KinesisBatchInfo":"#))
+        let info = try #require(json["KinesisBatchInfo"] as? [String: Any])
+        #expect(info["shardId"] as? String == "shardId-000000000002")
+        #expect(info["startSequenceNumber"] as? String == Self.records[0].sequenceNumber)
+        #expect(info["endSequenceNumber"] as? String == Self.records[1].sequenceNumber)
+        #expect(info["approximateArrivalOfFirstRecord"] as? String == "2023-11-14T22:13:20.007Z")
+        #expect(info["approximateArrivalOfLastRecord"] as? String == "2023-11-14T22:13:20.008Z")
+        #expect(info["batchSize"] as? Int == 2)
+        #expect(info["streamArn"] as? String == "arn:aws:kinesis:us-east-1:000000000000:stream/clicks")
+    }
+
+    @Test func partialFailuresHaveANullFunctionErrorAndAgedOutRecordsNoResponseContext() throws {
+        let partial = StreamFailureRecord(
+            requestID: "r", functionARN: "f", discard: .init(records: Self.records, condition: .retryAttemptsExhausted, invokeCount: 3,
+                                                             lastFunctionError: nil),
+            streamARN: "s", timestampMilliseconds: 0)
+        #expect(partial.json.contains(#""functionError":null"#))
+        let aged = StreamFailureRecord(
+            requestID: "r", functionARN: "f", discard: .init(records: Self.records, condition: .recordAgeExceeded, invokeCount: 1, lastFunctionError: nil),
+            streamARN: "s", timestampMilliseconds: 0)
+        let json = try Self.object(aged)
+        #expect(json["responseContext"] == nil)
+        #expect((json["requestContext"] as? [String: Any])?["condition"] as? String == "RecordAgeExceeded")
+    }
+}
