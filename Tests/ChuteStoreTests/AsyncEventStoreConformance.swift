@@ -524,5 +524,44 @@ struct AsyncEventStoreConformance {
         #expect(try await store.records(in: "short", shard: 0, from: .atSequence(1), limit: 10, now: t0)
             .map { String(decoding: $0.data, as: UTF8.self) } == ["new", "newer"])
     }
+
+    // MARK: Shard leases
+
+    func shardLeasesAreTakenOverAfterExpiryAndCheckpointsCommitWithTheirRecords() async throws {
+        let store = try await makeStore()
+        try await store.createQueue("failures")
+        let shards = ["shardId-000000000000", "shardId-000000000001"]
+        let first = try await store.acquireShardLeases(mapping: "m", shards: shards, owner: "a", limit: 10, now: t0, leaseMilliseconds: 10_000)
+        #expect(first.map(\.shard) == shards)
+        #expect(first.allSatisfy { $0.owner == "a" && $0.checkpoint == nil })
+        #expect(try await store.acquireShardLeases(mapping: "m", shards: shards, owner: "b", limit: 10, now: t0 + 1, leaseMilliseconds: 10_000).isEmpty)
+
+        var plan = DeliveryPlan()
+        plan.queueDeliveries = [QueueDelivery(queue: "failures", message: QueueMessage(body: Array("discarded".utf8)))]
+        #expect(try await store.commitCheckpoint(mapping: "m", shard: shards[0], owner: "a", sequence: 5, plan: plan, now: t0 + 2,
+                                                 leaseMilliseconds: 10_000))
+        #expect(try await store.queue("failures", now: t0 + 2)?.visibleMessages == 1)
+
+        // "a" died: after its leases expire, "b" takes one shard (its limit) and resumes from the checkpoint.
+        let taken = try await store.acquireShardLeases(mapping: "m", shards: shards, owner: "b", limit: 1, now: t0 + 20_000, leaseMilliseconds: 10_000)
+        #expect(taken.map(\.shard) == [shards[0]])
+        #expect(taken.first?.checkpoint == 5)
+        // "a" comes back too late: nothing it commits is written.
+        #expect(try await !store.commitCheckpoint(mapping: "m", shard: shards[0], owner: "a", sequence: 9, plan: plan, now: t0 + 20_001,
+                                                  leaseMilliseconds: 10_000))
+        #expect(try await store.queue("failures", now: t0 + 20_001)?.visibleMessages == 1)
+        let both = try await store.acquireShardLeases(mapping: "m", shards: shards, owner: "b", limit: 2, now: t0 + 20_002, leaseMilliseconds: 10_000)
+        #expect(both.map(\.shard) == shards)
+
+        // An operator skips a record: the lease is freed and the checkpoint moved.
+        try await store.moveCheckpoint(mapping: "m", shard: shards[1], to: 42)
+        let leases = try await store.shardLeases(mapping: "m")
+        #expect(leases.map(\.owner) == ["b", nil])
+        #expect(leases.map(\.checkpoint) == [5, 42])
+        try await store.releaseShardLeases(mapping: "m", owner: "b")
+        #expect(try await store.shardLeases(mapping: "m").allSatisfy { $0.owner == nil })
+        try await store.deleteShardLeases(mapping: "m")
+        #expect(try await store.shardLeases(mapping: "m").isEmpty)
+    }
 }
 

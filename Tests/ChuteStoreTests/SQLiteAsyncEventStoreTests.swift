@@ -44,6 +44,9 @@ import Testing
     @Test func streamsKeepShardOrderAndAreReadFromAnyPosition() async throws {
         try await conformance.streamsKeepShardOrderAndAreReadFromAnyPosition()
     }
+    @Test func shardLeasesAreTakenOverAfterExpiryAndCheckpointsCommitWithTheirRecords() async throws {
+        try await conformance.shardLeasesAreTakenOverAfterExpiryAndCheckpointsCommitWithTheirRecords()
+    }
     @Test func streamRecordsPastRetentionAreNotReadAndAreDropped() async throws {
         try await conformance.streamRecordsPastRetentionAreNotReadAndAreDropped()
     }

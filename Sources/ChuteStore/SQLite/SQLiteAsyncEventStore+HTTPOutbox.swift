@@ -36,28 +36,35 @@ extension SQLiteAsyncEventStore: HTTPOutboxStore {
     public func deliver(_ plan: DeliveryPlan, now: Int64, resolving: [Int64]) async throws -> SettleReport {
         guard !plan.isEmpty || !resolving.isEmpty else { return SettleReport() }
         return try await perform { [self] connection throws(StoreError) in
-            var report = SettleReport()
             for id in resolving { try connection.run("DELETE FROM undeliverable_records WHERE id = ?", [.integer(id)]) }
-            var queues: [String: QueueAttributes?] = [:]
-            var segments = PendingSegments()
-            for delivery in plan.queueDeliveries {
-                if let problem = try Self.deliver(connection, delivery, now: now, queues: &queues, into: &segments) {
-                    try Self.keepUndeliverable(connection, requestID: "", destination: delivery.queue, reason: problem,
-                                               record: String(decoding: delivery.message.body, as: UTF8.self))
-                    report.undelivered.append(UndeliveredQueueDelivery(requestID: "", functionName: "", queue: delivery.queue,
-                                                                       purpose: delivery.purpose))
-                }
-            }
-            for followUp in plan.followUps { try insert(connection, followUp) }
-            for delivery in plan.httpDeliveries { try Self.insertHTTPDelivery(connection, delivery, now: now) }
-            for kept in plan.undeliverable {
-                try Self.keepUndeliverable(connection, requestID: kept.requestID, destination: kept.destination, reason: kept.reason,
-                                           record: kept.record)
-            }
-            try Self.writeSegments(connection, segments, sentAt: now)
+            var report = try writePlan(connection, plan, now: now)
             report.applied = 1
             return report
         }
+    }
+
+    /// Writes a plan inside the open transaction; reports the queue deliveries kept as undeliverable.
+    @discardableResult
+    func writePlan(_ connection: SQLiteConnection, _ plan: DeliveryPlan, now: Int64) throws(StoreError) -> SettleReport {
+        var report = SettleReport()
+        var queues: [String: QueueAttributes?] = [:]
+        var segments = PendingSegments()
+        for delivery in plan.queueDeliveries {
+            if let problem = try Self.deliver(connection, delivery, now: now, queues: &queues, into: &segments) {
+                try Self.keepUndeliverable(connection, requestID: "", destination: delivery.queue, reason: problem,
+                                           record: String(decoding: delivery.message.body, as: UTF8.self))
+                report.undelivered.append(UndeliveredQueueDelivery(requestID: "", functionName: "", queue: delivery.queue,
+                                                                   purpose: delivery.purpose))
+            }
+        }
+        for followUp in plan.followUps { try insert(connection, followUp) }
+        for delivery in plan.httpDeliveries { try Self.insertHTTPDelivery(connection, delivery, now: now) }
+        for kept in plan.undeliverable {
+            try Self.keepUndeliverable(connection, requestID: kept.requestID, destination: kept.destination, reason: kept.reason,
+                                       record: kept.record)
+        }
+        try Self.writeSegments(connection, segments, sentAt: now)
+        return report
     }
 
     private static let outboxColumns = "id, url, body, headers, request_id, function_name, origin, attempts, last_error"

@@ -1,0 +1,83 @@
+import ChuteCore
+
+/// Shard leases and checkpoints in SQLite: one row per mapping and shard.
+extension SQLiteAsyncEventStore: ShardLeaseStore {
+    static let shardLeaseSchema = """
+        CREATE TABLE IF NOT EXISTS shard_leases (
+            mapping TEXT NOT NULL,
+            shard TEXT NOT NULL,
+            owner TEXT,
+            lease_until INTEGER NOT NULL DEFAULT 0,
+            checkpoint INTEGER,
+            PRIMARY KEY (mapping, shard)
+        ) WITHOUT ROWID;
+        """
+
+    private static func leases(_ connection: SQLiteConnection, mapping: String, owner: String? = nil) throws(StoreError) -> [ShardLease] {
+        var leases: [ShardLease] = []
+        let filter = owner == nil ? "" : " AND owner = ?"
+        try connection.run("SELECT shard, owner, lease_until, checkpoint FROM shard_leases WHERE mapping = ?\(filter) ORDER BY shard",
+                           [.text(mapping)] + (owner.map { [.text($0)] } ?? [])) { row in
+            leases.append(ShardLease(mapping: mapping, shard: row.text(0) ?? "", owner: row.text(1), untilMilliseconds: row.integer(2),
+                                     checkpoint: row.isNull(3) ? nil : UInt64(row.integer(3))))
+        }
+        return leases
+    }
+
+    public func acquireShardLeases(mapping: String, shards: [String], owner: String, limit: Int, now: Int64,
+                                   leaseMilliseconds: Int64) async throws -> [ShardLease] {
+        try await perform { connection throws(StoreError) in
+            for shard in shards {
+                try connection.run("INSERT OR IGNORE INTO shard_leases (mapping, shard) VALUES (?, ?)", [.text(mapping), .text(shard)])
+            }
+            let held = try Self.leases(connection, mapping: mapping, owner: owner).filter { $0.untilMilliseconds > now }
+            var room = limit - held.count
+            for lease in try Self.leases(connection, mapping: mapping) where room > 0 && shards.contains(lease.shard) {
+                guard lease.owner == nil || lease.untilMilliseconds <= now else { continue }  // free, or its holder's lease expired
+                try connection.run("UPDATE shard_leases SET owner = ?, lease_until = ? WHERE mapping = ? AND shard = ?",
+                                   [.text(owner), .integer(now + leaseMilliseconds), .text(mapping), .text(lease.shard)])
+                room -= 1
+            }
+            try connection.run("UPDATE shard_leases SET lease_until = ? WHERE mapping = ? AND owner = ? AND lease_until > ?",
+                               [.integer(now + leaseMilliseconds), .text(mapping), .text(owner), .integer(now)])
+            return try Self.leases(connection, mapping: mapping, owner: owner)
+        }
+    }
+
+    public func commitCheckpoint(mapping: String, shard: String, owner: String, sequence: UInt64, plan: DeliveryPlan, now: Int64,
+                                 leaseMilliseconds: Int64) async throws -> Bool {
+        try await perform { [self] connection throws(StoreError) in
+            try connection.run("""
+                UPDATE shard_leases SET checkpoint = ?, lease_until = ? WHERE mapping = ? AND shard = ? AND owner = ? AND lease_until > ?
+                """, [.integer(Int64(sequence)), .integer(now + leaseMilliseconds), .text(mapping), .text(shard), .text(owner), .integer(now)])
+            guard connection.changes == 1 else { return false }
+            try writePlan(connection, plan, now: now)
+            return true
+        }
+    }
+
+    public func releaseShardLeases(mapping: String, owner: String) async throws {
+        try await perform { connection throws(StoreError) in
+            try connection.run("UPDATE shard_leases SET owner = NULL, lease_until = 0 WHERE mapping = ? AND owner = ?", [.text(mapping), .text(owner)])
+        }
+    }
+
+    public func shardLeases(mapping: String) async throws -> [ShardLease] {
+        try await perform(durable: false) { connection throws(StoreError) in try Self.leases(connection, mapping: mapping) }
+    }
+
+    public func moveCheckpoint(mapping: String, shard: String, to sequence: UInt64) async throws {
+        try await perform { connection throws(StoreError) in
+            try connection.run("""
+                INSERT INTO shard_leases (mapping, shard, checkpoint) VALUES (?1, ?2, ?3)
+                ON CONFLICT (mapping, shard) DO UPDATE SET checkpoint = ?3, owner = NULL, lease_until = 0
+                """, [.text(mapping), .text(shard), .integer(Int64(sequence))])
+        }
+    }
+
+    public func deleteShardLeases(mapping: String) async throws {
+        try await perform { connection throws(StoreError) in
+            try connection.run("DELETE FROM shard_leases WHERE mapping = ?", [.text(mapping)])
+        }
+    }
+}
