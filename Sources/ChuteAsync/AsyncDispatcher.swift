@@ -34,8 +34,9 @@ public final class AsyncDispatcher: Sendable {
     private let claimWanted = Atomic<Bool>(true)
     let counters = Mutex(AsyncStatistics())
     private let wakeSignal = WakeSignal()
-    /// Routes records to topics and event buses; nil routes them nowhere (kept as undeliverable).
-    let router: MessageRouter?
+    /// Routes records to functions, topics and event buses; without a messaging directory it
+    /// finds no topic or bus, and records for them are kept as undeliverable.
+    let router: MessageRouter
     /// Called after a settle put POSTs in the HTTP outbox (the host wakes its delivery service).
     private let httpDeliveriesWritten: @Sendable () -> Void
 
@@ -44,7 +45,7 @@ public final class AsyncDispatcher: Sendable {
                 leaseMilliseconds: Int64 = 16 * 60 * 1000, claimLimit: Int = 256, handsOverAcceptedEvents: Bool = true,
                 messaging: (any MessagingDirectory)? = nil, httpDeliveriesWritten: @escaping @Sendable () -> Void = {}) {
         self.store = store
-        self.router = messaging.map { MessageRouter(directory: $0) }
+        self.router = MessageRouter(directory: messaging ?? NoMessaging())
         self.httpDeliveriesWritten = httpDeliveriesWritten
         self.directory = directory
         self.owner = owner

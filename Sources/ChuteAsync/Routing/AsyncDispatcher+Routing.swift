@@ -33,7 +33,7 @@ extension AsyncDispatcher {
                                                          purpose: .deadLetter))
             case .success(.topic(let arn)):
                 // A topic as dead-letter target: the event is published with the same attributes.
-                guard let router, let topic = router.directory.topic(arn: arn) else {
+                guard let topic = router.directory.topic(arn: arn) else {
                     deadLetterFailure((target, "the topic \(arn) does not exist"), event, into: &finished)
                     break
                 }
@@ -76,7 +76,7 @@ extension AsyncDispatcher {
         case .success(.queue(let name)):
             plan.queueDeliveries.append(QueueDelivery(queue: name, message: QueueMessage(body: Array(record.utf8))))
         case .success(.eventBus(let busARN)):
-            guard let router, let bus = router.directory.eventBus(arn: busARN) else { return unrouted("the event bus \(busARN) does not exist") }
+            guard let bus = router.directory.eventBus(arn: busARN) else { return unrouted("the event bus \(busARN) does not exist") }
             let event = BusEvent.invocationResult(id: RequestID.makeTimeOrdered(milliseconds: now), record: record, condition: condition,
                                                   busARN: busARN, functionARN: functionARN, account: router.account, region: router.region,
                                                   timeMilliseconds: now)
@@ -90,8 +90,6 @@ extension AsyncDispatcher {
                           HTTPDeliveryHeader("X-Chute-Condition", condition.rawValue)],
                 requestID: origin.requestID, functionName: origin.functionName, origin: arn))
         case .success(.function), .success(.topic):
-            // Functions need no directory; topics do.
-            let router = router ?? MessageRouter(directory: NoMessaging())
             router.send(record, to: arn, origin: origin, hops: 0, now: now, into: &plan)
         case .failure(let error):
             unrouted(error.message)
