@@ -92,6 +92,18 @@ class StreamTests(unittest.TestCase):
         kinesis.delete_stream(StreamName="clicks")
         self.assertEqual(kinesis.list_streams()["StreamNames"], ["declared"])
 
+    def test_get_records_answers_with_at_most_ten_megabytes_and_the_rest_follows(self):
+        kinesis = self.kinesis
+        megabyte = b"x" * 1_000_000
+        shard = None
+        for index in range(12):
+            shard = kinesis.put_record(StreamName="declared", PartitionKey="big", Data=megabyte + bytes([index]))["ShardId"]
+        iterator = kinesis.get_shard_iterator(StreamName="declared", ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        first = kinesis.get_records(ShardIterator=iterator, Limit=100)
+        self.assertEqual(len(first["Records"]), 10)
+        rest = kinesis.get_records(ShardIterator=first["NextShardIterator"], Limit=100)["Records"]
+        self.assertEqual([r["Data"][-1] for r in first["Records"] + rest], list(range(12)))
+
     def test_the_chute_command_and_the_aws_cli_write_and_read_the_same_stream(self):
         put = subprocess.run([CHUTE, "streams", "put", "--data-dir", self.host.data_dir, "--stream", "declared",
                               "--partition-key", "k", "one", "two"], capture_output=True, text=True, check=True)

@@ -14,6 +14,8 @@ struct KinesisAPI: Sendable {
     let clock: @Sendable () -> Int64
     static let namespace = "com.amazonaws.kinesis"
     static let maximumShards = 256
+    /// GetRecords answers with at most 10 MB of records, as Kinesis does.
+    static let maximumGetRecordsBytes = 10 * 1_048_576
 
     func handle(_ request: Request, operation: Substring) async -> Response {
         do {
@@ -263,7 +265,14 @@ struct KinesisAPI: Sendable {
         }
         guard try await store.stream(iterator.stream) != nil else { throw notFound(iterator.stream) }
         let now = clock()
-        let records = try await store.records(in: iterator.stream, shard: iterator.shard, from: iterator.position, limit: limit, now: now)
+        var records = try await store.records(in: iterator.stream, shard: iterator.shard, from: iterator.position, limit: limit, now: now)
+        var bytes = 0
+        if let cut = records.firstIndex(where: { record in
+            bytes += record.data.count + record.partitionKey.utf8.count
+            return bytes > Self.maximumGetRecordsBytes
+        }) {
+            records.removeSubrange(max(cut, 1)...)  // the rest comes with the next iterator
+        }
         var next = iterator
         if let last = records.last { next.position = .afterSequence(last.sequence) }
         let latest = try await store.lastSequence(in: iterator.stream, shard: iterator.shard)
