@@ -30,6 +30,8 @@ let package = Package(
         .library(name: "ChuteHandler", targets: ["ChuteHandler"]),
         // An example Swift handler built with the SDK (examples/handlers/swift).
         .library(name: "SwiftGreeter", type: .dynamic, targets: ["SwiftGreeter"]),
+        // A handler for stream and queue mappings that the records themselves steer (examples/handlers/batch-probe).
+        .library(name: "BatchProbe", type: .dynamic, targets: ["BatchProbe"]),
         // Measures call, invocation and crash-replacement costs (BENCHMARKS.md).
         .executable(name: "chute-bench", targets: ["chute-bench"]),
     ],
@@ -147,6 +149,9 @@ let package = Package(
             swiftSettings: strictSwift),
         .target(
             name: "SwiftGreeter", dependencies: ["ChuteHandler"], path: "examples/handlers/swift",
+            swiftSettings: strictSwift),
+        .target(
+            name: "BatchProbe", dependencies: ["ChuteHandler"], path: "examples/handlers/batch-probe",
             swiftSettings: strictSwift),
 
         // MARK: Plugins

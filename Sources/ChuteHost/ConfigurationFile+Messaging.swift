@@ -194,7 +194,7 @@ extension ConfigurationFile {
 
     // MARK: Helpers
 
-    private static func fields(_ node: Node, _ path: String, allowed: Set<String>, problems: inout [String]) -> Node.Mapping? {
+    static func fields(_ node: Node, _ path: String, allowed: Set<String>, problems: inout [String]) -> Node.Mapping? {
         guard let mapping = node.mapping else {
             problems.append("\(at(node)): \(path): must be a mapping")
             return nil
@@ -205,7 +205,7 @@ extension ConfigurationFile {
         return mapping
     }
 
-    private static func scalar(_ value: Node?, _ path: String, in parent: Node, required: Bool = true, problems: inout [String]) -> String? {
+    static func scalar(_ value: Node?, _ path: String, in parent: Node, required: Bool = true, problems: inout [String]) -> String? {
         guard let value else {
             if required { problems.append("\(at(parent)): \(path): missing") }
             return nil
@@ -218,7 +218,7 @@ extension ConfigurationFile {
     }
 
     /// An event pattern or filter policy: JSON text, or the pattern written as YAML; checked here.
-    private static func pattern(_ node: Node, _ path: String, problems: inout [String]) -> String? {
+    static func pattern(_ node: Node, _ path: String, problems: inout [String]) -> String? {
         guard let text = node.scalar != nil ? node.string : json(node) else {
             problems.append("\(at(node)): \(path): must be an event pattern (a mapping, or its JSON)")
             return nil

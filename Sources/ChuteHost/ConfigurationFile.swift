@@ -42,6 +42,8 @@ import Yams
 /// httpDelivery: {maximumAttempts: 8, initialDelaySeconds: 1, maximumDelaySeconds: 300, timeoutSeconds: 10}
 /// streams:                     # Kinesis-like streams
 ///   - {name: clicks, shards: 4, retentionHours: 24}
+/// mappings:                    # event source mappings (see ConfigurationFile+Mappings)
+///   - {function: counter, stream: clicks, startingPosition: TRIM_HORIZON, batchSize: 100, onFailure: failures}
 /// ```
 ///
 /// Every invalid field is reported, each with its line and path, before anything runs.
@@ -59,6 +61,8 @@ public struct ConfigurationFile: Sendable {
     public var httpDelivery = HTTPDeliveryPolicy()
     /// Built-in streams to create.
     public var streams: [StreamDeclaration] = []
+    /// Event source mappings to run (kept across restarts under a UUID made from function and source).
+    public var mappings: [MappingDeclaration] = []
 
     public struct AsyncSettings: Sendable, Hashable {
         public var invokeConfig = EventInvokeConfig()
@@ -135,12 +139,13 @@ public struct ConfigurationFile: Sendable {
         let eventBuses = mapping["eventBuses"].map { parseEventBuses($0, problems: &problems) } ?? []
         let httpDelivery = mapping["httpDelivery"].map { parseHTTPDelivery($0, problems: &problems) } ?? HTTPDeliveryPolicy()
         let streams = mapping["streams"].map { parseStreams($0, problems: &problems) } ?? []
+        let mappings = mapping["mappings"].map { parseMappings($0, functions: functions, problems: &problems) } ?? []
         guard problems.isEmpty else { throw ConfigurationFileError(path: path, problems: problems) }
         return ConfigurationFile(functions: functions, asyncSettings: asyncSettings, queues: queues, topics: topics, eventBuses: eventBuses,
-                                 httpDelivery: httpDelivery, streams: streams)
+                                 httpDelivery: httpDelivery, streams: streams, mappings: mappings)
     }
 
-    static let topLevelFields: Set<String> = ["functions", "queues", "topics", "eventBuses", "httpDelivery", "streams"]
+    static let topLevelFields: Set<String> = ["functions", "queues", "topics", "eventBuses", "httpDelivery", "streams", "mappings"]
 
     static let asyncFields: Set<String> = ["maximumRetryAttempts", "maximumEventAgeSeconds", "retryDelays", "onSuccess", "onFailure"]
 

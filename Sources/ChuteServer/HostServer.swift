@@ -9,9 +9,10 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 
-/// `chute serve`: the functions of a configuration file behind Lambda's, SQS's, SNS's and
-/// EventBridge's HTTP APIs, with asynchronous invocations on the embedded SQLite store, records
-/// routed to queues, functions, topics, event buses and HTTP endpoints, until SIGINT or SIGTERM.
+/// `chute serve`: the functions of a configuration file behind Lambda's, SQS's, SNS's,
+/// EventBridge's and Kinesis's HTTP APIs, with asynchronous invocations on the embedded SQLite
+/// store, records routed to queues, functions, topics, event buses and HTTP endpoints, and event
+/// source mappings reading streams and queues, until SIGINT or SIGTERM.
 ///
 /// Shutdown is graceful: the listener stops, the dispatcher stops claiming, in-flight attempts
 /// finish and are settled, and whatever was not claimed stays queued in the store for the next run.
@@ -52,17 +53,33 @@ public enum HostServer {
                                          messaging: messaging, httpDeliveriesWritten: { httpDelivery.wake() })
         let writer = PlanWriter(store: store, dispatcher: dispatcher, wakeHTTPDelivery: { httpDelivery.wake() })
         let messageRouter = MessageRouter(directory: messaging)
+        let mappingContext = MappingContext(
+            store: store, directory: registry, router: messageRouter, owner: owner, clock: clock, logger: logger,
+            metrics: MappingMetrics(factory: PrometheusMetricsFactory(registry: prometheus)),
+            planWritten: { plan in
+                if !plan.followUps.isEmpty { dispatcher.storedEventsToClaim() }
+                if !plan.httpDeliveries.isEmpty { httpDelivery.wake() }
+            })
+        let supervisor = MappingSupervisor(context: mappingContext, digests: QueueDigests(body: SQSDigest.md5, attributes: SQSDigest.attributes))
+        let mappings = MappingRegistry(store: store, functions: registry, supervisor: supervisor, clock: clock)
+        try await mappings.restore()
+        try await mappings.declare(configuration.mappings)
 
         let router = Router()
         router.get("/metrics") { _, _ in
             AWSResponse.bytes(prometheus.emitToBuffer(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         LambdaAPI(registry: registry, manager: manager, dispatcher: dispatcher, limits: .init(), clock: clock).register(on: router)
-        RootAPI(sqs: SQSAPI(store: store, region: FunctionConfiguration.defaultRegion, accountID: FunctionConfiguration.defaultAccountID, clock: clock),
+        LambdaMappingsAPI(mappings: mappings, supervisor: supervisor).register(on: router)
+        router.get("/chute/mappings") { _, _ in
+            AWSResponse.json(mappings.all.map(supervisor.status))
+        }
+        RootAPI(sqs: SQSAPI(store: store, region: FunctionConfiguration.defaultRegion, accountID: FunctionConfiguration.defaultAccountID, clock: clock,
+                            messagesSent: { supervisor.messagesSent(queue: $0) }),
                 sns: SNSAPI(registry: messaging, router: messageRouter, writer: writer, clock: clock),
                 events: EventBridgeAPI(registry: messaging, router: messageRouter, writer: writer, clock: clock),
                 kinesis: KinesisAPI(store: store, region: FunctionConfiguration.defaultRegion, accountID: FunctionConfiguration.defaultAccountID,
-                                    clock: clock)).register(on: router)
+                                    clock: clock, recordsPut: { supervisor.recordsPut(stream: $0) })).register(on: router)
         let application = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "chute"),
@@ -75,9 +92,12 @@ public enum HostServer {
         do {
             try await application.runService()
         } catch {
+            await supervisor.shutdown()
             await registry.shutdown()
             throw error
         }
+        // Mappings stop first: their batches in flight finish on the pools and are committed.
+        await supervisor.shutdown()
         await registry.shutdown()
     }
 }

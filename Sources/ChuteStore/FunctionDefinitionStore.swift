@@ -9,9 +9,9 @@ public protocol FunctionDefinitionStore: Sendable {
 }
 
 /// What a host serves from: events, queues, function definitions, topics and buses, the HTTP
-/// outbox, streams and their mappings' shard leases in one store.
+/// outbox, streams, event source mappings and their shard leases in one store.
 public typealias HostStore = AsyncEventStore & FunctionDefinitionStore & HTTPOutboxStore & MessagingDefinitionStore & StreamStore
-    & ShardLeaseStore
+    & ShardLeaseStore & MappingDefinitionStore
 
 public struct StoredFunction: Sendable, Hashable {
     public var name: String

@@ -10,3 +10,11 @@ public protocol MessagingDefinitionStore: Sendable {
     func deleteEventBus(arn: String) async throws
     func storedEventBuses() async throws -> [EventBus]
 }
+
+/// Event source mappings, kept so that they come back after a restart and so that several hosts on
+/// one store run the same mappings (sharing their shards through leases).
+public protocol MappingDefinitionStore: Sendable {
+    func saveMapping(_ mapping: EventSourceMapping) async throws
+    func deleteMapping(uuid: String) async throws
+    func storedMappings() async throws -> [EventSourceMapping]
+}

@@ -9,8 +9,9 @@ public protocol ShardLeaseStore: Sendable {
                             leaseMilliseconds: Int64) async throws -> [ShardLease]
     /// Stores the shard's checkpoint and renews the lease, with the plan's deliveries (the
     /// on-failure records of discarded records) in the same transaction. False, and nothing
-    /// written, when `owner` no longer holds the lease.
-    func commitCheckpoint(mapping: String, shard: String, owner: String, sequence: UInt64, plan: DeliveryPlan, now: Int64,
+    /// written, when `owner` no longer holds `lease` (it expired, or was freed and taken again:
+    /// its counter moved on).
+    func commitCheckpoint(_ lease: ShardLease, owner: String, sequence: UInt64, plan: DeliveryPlan, now: Int64,
                           leaseMilliseconds: Int64) async throws -> Bool
     /// Gives up `owner`'s leases on the mapping (a host stopping): free for any host at once.
     func releaseShardLeases(mapping: String, owner: String) async throws
@@ -31,12 +32,16 @@ public struct ShardLease: Sendable, Hashable {
     /// The last sequence number processed; nil before the first checkpoint (start at the
     /// mapping's starting position).
     public var checkpoint: UInt64?
+    /// Raised each time a host takes the lease (the KCL's lease counter): a commit names the
+    /// counter it holds, so a holder that lost the lease cannot overwrite its successor's progress.
+    public var counter: Int64
 
-    public init(mapping: String, shard: String, owner: String?, untilMilliseconds: Int64, checkpoint: UInt64?) {
+    public init(mapping: String, shard: String, owner: String?, untilMilliseconds: Int64, checkpoint: UInt64?, counter: Int64 = 0) {
         self.mapping = mapping
         self.shard = shard
         self.owner = owner
         self.untilMilliseconds = untilMilliseconds
         self.checkpoint = checkpoint
+        self.counter = counter
     }
 }

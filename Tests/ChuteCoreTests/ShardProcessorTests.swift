@@ -130,3 +130,44 @@ import Testing
         #expect(Self.invoked(shard.next(now: Self.t0)) == [1, 2, 3])
     }
 }
+
+/// ParallelizationFactor: lanes by partition key, each in order, and a checkpoint no lane passes.
+@Suite struct ShardLanesTests {
+    static let t0 = ShardProcessorTests.t0
+
+    static func record(_ sequence: UInt64, key: String) -> StreamRecord {
+        StreamRecord(shardID: "shardId-000000000000", sequence: sequence, partitionKey: key, data: [], arrivalMilliseconds: t0)
+    }
+
+    @Test func aThrottledBatchRunsAgainWithoutUsingARetry() {
+        var shard = ShardProcessor(settings: .init(batchSize: 2, maximumRetryAttempts: 0), checkpoint: 0)
+        shard.add(ShardProcessorTests.records(1...2), now: Self.t0)
+        _ = shard.next(now: Self.t0)
+        shard.complete(.notRun)
+        guard case .invoke(let again) = shard.next(now: Self.t0) else { Issue.record("expected the batch again"); return }
+        #expect(again.attempts == 0)
+    }
+
+    @Test func keysKeepTheirOrderAndAFailingLaneHoldsTheCheckpoint() {
+        let keys = (0..<40).map { "key-\($0)" }
+        let lanesOfKeys = Set(keys.map { ShardLanes.lane(of: $0, among: 4) })
+        #expect(lanesOfKeys.count == 4)  // keys spread over every lane
+        var shard = ShardLanes(settings: .init(batchSize: 100), checkpoint: 0, parallelization: 4)
+        let records = keys.enumerated().map { Self.record(UInt64($0.offset + 1), key: $0.element) }
+        shard.add(records, now: Self.t0)
+        var batches: [Int: [UInt64]] = [:]
+        for lane in 0..<4 {
+            guard case .invoke(let batch) = shard.next(lane: lane, now: Self.t0) else { Issue.record("lane \(lane) idle"); return }
+            #expect(batch.records.allSatisfy { ShardLanes.lane(of: $0.partitionKey, among: 4) == lane })
+            #expect(batch.records.map(\.sequence) == batch.records.map(\.sequence).sorted())
+            batches[lane] = batch.records.map(\.sequence)
+        }
+        #expect(batches.values.reduce(0) { $0 + $1.count } == 40)  // four batches at once cover the shard
+        let failing = ShardLanes.lane(of: "key-0", among: 4)  // holds sequence 1
+        for lane in 0..<4 { shard.complete(lane: lane, lane == failing ? .failure(functionError: "Unhandled") : .success) }
+        #expect(shard.checkpoint == 0)
+        guard case .invoke = shard.next(lane: failing, now: Self.t0) else { Issue.record("expected a retry"); return }
+        shard.complete(lane: failing, .success)
+        #expect(shard.checkpoint == 40)
+    }
+}

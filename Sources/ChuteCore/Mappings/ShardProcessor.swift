@@ -78,8 +78,11 @@ public struct ShardProcessor: Sendable {
         case success
         /// ReportBatchItemFailures: the lowest `itemIdentifier` the function listed.
         case partialFailure(firstFailedSequence: UInt64)
-        /// A function error (its kind), or an invalid response or a throttle (nil).
+        /// A function error (its kind), or an invalid response (nil).
         case failure(functionError: String?)
+        /// The function did not run (throttled, stopping): the batch runs again as it was, and
+        /// the attempt does not count towards the retries.
+        case notRun
     }
 
     public let settings: Settings
@@ -89,7 +92,8 @@ public struct ShardProcessor: Sendable {
     private var inFlight: Batch?
     /// When the oldest pending record was fed: the batching window runs from then.
     private var pendingSince: Int64?
-    private var fedThrough: UInt64
+    /// The last sequence fed: the driver reads the shard on from here.
+    public private(set) var fedThrough: UInt64
 
     /// Starts after `checkpoint` (the last sequence number already processed).
     public init(settings: Settings, checkpoint: UInt64) {
@@ -172,8 +176,14 @@ public struct ShardProcessor: Sendable {
     public mutating func complete(_ result: Result) {
         guard var batch = inFlight else { return }
         inFlight = nil
+        if result == .notRun {
+            retries.insert(batch, at: 0)
+            return
+        }
         batch.attempts += 1
         switch result {
+        case .notRun:
+            return
         case .success:
             return
         case .partialFailure(let sequence):

@@ -36,4 +36,17 @@ public enum KinesisEvent {
             ("eventSourceARN", JSONText.quote(streamARN)),
         ])
     }
+
+    /// Whether a record passes the mapping's filters: its `data` as JSON when it is JSON (as
+    /// Lambda filters Kinesis records), otherwise as a string.
+    public static func passes(_ record: StreamRecord, _ filters: [EventPattern]) -> Bool {
+        let data: JSONValue = (try? JSONValue.parse(record.data)) ?? .string(String(decoding: record.data, as: UTF8.self))
+        let event = JSONValue.object([
+            .init("kinesisSchemaVersion", .string("1.0")),
+            .init("partitionKey", .string(record.partitionKey)),
+            .init("sequenceNumber", .string(record.sequenceNumber)),
+            .init("data", data),
+        ])
+        return filters.contains { $0.matches(event) }
+    }
 }

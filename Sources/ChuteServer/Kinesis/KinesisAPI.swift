@@ -12,6 +12,8 @@ struct KinesisAPI: Sendable {
     let region: String
     let accountID: String
     let clock: @Sendable () -> Int64
+    /// Told the stream's name after records were put (wakes the mappings reading it).
+    var recordsPut: @Sendable (String) -> Void = { _ in }
     static let namespace = "com.amazonaws.kinesis"
     static let maximumShards = 256
     /// GetRecords answers with at most 10 MB of records, as Kinesis does.
@@ -161,7 +163,9 @@ struct KinesisAPI: Sendable {
 
     private func put(_ entries: [StreamWriter.Entry], _ name: String) async throws -> [StreamRecord] {
         guard try await store.stream(name) != nil else { throw notFound(name) }
-        return try await StreamWriter(store: store).put(entries, to: name, now: clock())
+        let records = try await StreamWriter(store: store).put(entries, to: name, now: clock())
+        recordsPut(name)
+        return records
     }
 
     private func putRecord(_ fields: [String: Any]) async throws -> [String: Any] {

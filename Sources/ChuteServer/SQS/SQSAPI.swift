@@ -12,6 +12,8 @@ struct SQSAPI: Sendable {
     let region: String
     let accountID: String
     let clock: @Sendable () -> Int64
+    /// Told the queue's name after messages were sent (wakes the mappings reading it).
+    var messagesSent: @Sendable (String) -> Void = { _ in }
     static let namespace = "com.amazonaws.sqs"
     /// SQS's message size limit (1 MiB since 2025).
     static let maximumMessageBytes = 1_048_576

@@ -8,6 +8,7 @@ extension SQSAPI {
         let queue = try await existingQueue(input)
         let message = try Self.message(input, queue: queue)
         let id = try await store.send([message], to: queue.name, now: clock())
+        messagesSent(queue.name)
         return Self.sent(message, id: id.first ?? "")
     }
 
@@ -30,6 +31,7 @@ extension SQSAPI {
                                message: "Batch requests cannot be longer than \(queue.attributes.maximumMessageBytes) bytes. You have sent \(total) bytes.")
         }
         let ids = try await store.send(accepted.map(\.message), to: queue.name, now: clock())
+        messagesSent(queue.name)
         let successful = zip(accepted, ids).map { entry, messageID in
             Self.sent(entry.message, id: messageID).merging(["Id": entry.id]) { $1 }
         }

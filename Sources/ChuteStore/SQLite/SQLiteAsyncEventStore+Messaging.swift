@@ -1,7 +1,7 @@
 import ChuteCore
 import FoundationEssentials
 
-/// Topics and event buses as JSON documents, one row each.
+/// Topics, event buses and event source mappings as JSON documents, one row each.
 extension SQLiteAsyncEventStore: MessagingDefinitionStore {
     static let messagingSchema = """
         CREATE TABLE IF NOT EXISTS messaging_definitions (
@@ -13,30 +13,30 @@ extension SQLiteAsyncEventStore: MessagingDefinitionStore {
         """
 
     public func saveTopic(_ topic: Topic) async throws {
-        try await save(kind: "topic", arn: topic.arn, topic)
+        try await saveDefinition(kind: "topic", arn: topic.arn, topic)
     }
 
     public func deleteTopic(arn: String) async throws {
-        try await delete(kind: "topic", arn: arn)
+        try await deleteDefinition(kind: "topic", arn: arn)
     }
 
     public func storedTopics() async throws -> [Topic] {
-        try await stored(kind: "topic")
+        try await storedDefinitions(kind: "topic")
     }
 
     public func saveEventBus(_ bus: EventBus) async throws {
-        try await save(kind: "bus", arn: bus.arn, bus)
+        try await saveDefinition(kind: "bus", arn: bus.arn, bus)
     }
 
     public func deleteEventBus(arn: String) async throws {
-        try await delete(kind: "bus", arn: arn)
+        try await deleteDefinition(kind: "bus", arn: arn)
     }
 
     public func storedEventBuses() async throws -> [EventBus] {
-        try await stored(kind: "bus")
+        try await storedDefinitions(kind: "bus")
     }
 
-    private func save(kind: String, arn: String, _ value: some Encodable & Sendable) async throws {
+    func saveDefinition(kind: String, arn: String, _ value: some Encodable & Sendable) async throws {
         let text: String
         do {
             text = String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
@@ -49,13 +49,13 @@ extension SQLiteAsyncEventStore: MessagingDefinitionStore {
         }
     }
 
-    private func delete(kind: String, arn: String) async throws {
+    func deleteDefinition(kind: String, arn: String) async throws {
         try await perform { connection throws(StoreError) in
             try connection.run("DELETE FROM messaging_definitions WHERE kind = ? AND arn = ?", [.text(kind), .text(arn)])
         }
     }
 
-    private func stored<T: Decodable & Sendable>(kind: String) async throws -> [T] {
+    func storedDefinitions<T: Decodable & Sendable>(kind: String) async throws -> [T] {
         let texts: [String] = try await perform(durable: false) { connection throws(StoreError) in
             var texts: [String] = []
             try connection.run("SELECT definition FROM messaging_definitions WHERE kind = ? ORDER BY arn", [.text(kind)]) { row in
@@ -70,5 +70,19 @@ extension SQLiteAsyncEventStore: MessagingDefinitionStore {
                 throw StoreError("a stored \(kind) cannot be read (\(error)): \(text.prefix(200))")
             }
         }
+    }
+}
+
+extension SQLiteAsyncEventStore: MappingDefinitionStore {
+    public func saveMapping(_ mapping: EventSourceMapping) async throws {
+        try await saveDefinition(kind: "mapping", arn: mapping.uuid, mapping)
+    }
+
+    public func deleteMapping(uuid: String) async throws {
+        try await deleteDefinition(kind: "mapping", arn: uuid)
+    }
+
+    public func storedMappings() async throws -> [EventSourceMapping] {
+        try await storedDefinitions(kind: "mapping")
     }
 }

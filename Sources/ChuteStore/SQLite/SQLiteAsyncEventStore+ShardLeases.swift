@@ -9,17 +9,28 @@ extension SQLiteAsyncEventStore: ShardLeaseStore {
             owner TEXT,
             lease_until INTEGER NOT NULL DEFAULT 0,
             checkpoint INTEGER,
+            lease_counter INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (mapping, shard)
         ) WITHOUT ROWID;
         """
 
+    /// Tables made before leases had counters get the column (they held no leases yet).
+    static func migrateShardLeases(_ connection: SQLiteConnection) throws(StoreError) {
+        var hasCounter = false
+        try connection.run("SELECT name FROM pragma_table_info('shard_leases')") { row in
+            if row.text(0) == "lease_counter" { hasCounter = true }
+        }
+        if !hasCounter { try connection.execute("ALTER TABLE shard_leases ADD COLUMN lease_counter INTEGER NOT NULL DEFAULT 0") }
+    }
+
     private static func leases(_ connection: SQLiteConnection, mapping: String, owner: String? = nil) throws(StoreError) -> [ShardLease] {
         var leases: [ShardLease] = []
         let filter = owner == nil ? "" : " AND owner = ?"
-        try connection.run("SELECT shard, owner, lease_until, checkpoint FROM shard_leases WHERE mapping = ?\(filter) ORDER BY shard",
-                           [.text(mapping)] + (owner.map { [.text($0)] } ?? [])) { row in
+        try connection.run("""
+            SELECT shard, owner, lease_until, checkpoint, lease_counter FROM shard_leases WHERE mapping = ?\(filter) ORDER BY shard
+            """, [.text(mapping)] + (owner.map { [.text($0)] } ?? [])) { row in
             leases.append(ShardLease(mapping: mapping, shard: row.text(0) ?? "", owner: row.text(1), untilMilliseconds: row.integer(2),
-                                     checkpoint: row.isNull(3) ? nil : UInt64(row.integer(3))))
+                                     checkpoint: row.isNull(3) ? nil : UInt64(row.integer(3)), counter: row.integer(4)))
         }
         return leases
     }
@@ -34,7 +45,10 @@ extension SQLiteAsyncEventStore: ShardLeaseStore {
             var room = limit - held.count
             for lease in try Self.leases(connection, mapping: mapping) where room > 0 && shards.contains(lease.shard) {
                 guard lease.owner == nil || lease.untilMilliseconds <= now else { continue }  // free, or its holder's lease expired
-                try connection.run("UPDATE shard_leases SET owner = ?, lease_until = ? WHERE mapping = ? AND shard = ?",
+                // Taking a lease raises its counter: a previous holder's late commits no longer match.
+                try connection.run("""
+                    UPDATE shard_leases SET owner = ?, lease_until = ?, lease_counter = lease_counter + 1 WHERE mapping = ? AND shard = ?
+                    """,
                                    [.text(owner), .integer(now + leaseMilliseconds), .text(mapping), .text(lease.shard)])
                 room -= 1
             }
@@ -44,12 +58,14 @@ extension SQLiteAsyncEventStore: ShardLeaseStore {
         }
     }
 
-    public func commitCheckpoint(mapping: String, shard: String, owner: String, sequence: UInt64, plan: DeliveryPlan, now: Int64,
+    public func commitCheckpoint(_ lease: ShardLease, owner: String, sequence: UInt64, plan: DeliveryPlan, now: Int64,
                                  leaseMilliseconds: Int64) async throws -> Bool {
         try await perform { [self] connection throws(StoreError) in
             try connection.run("""
-                UPDATE shard_leases SET checkpoint = ?, lease_until = ? WHERE mapping = ? AND shard = ? AND owner = ? AND lease_until > ?
-                """, [.integer(Int64(sequence)), .integer(now + leaseMilliseconds), .text(mapping), .text(shard), .text(owner), .integer(now)])
+                UPDATE shard_leases SET checkpoint = ?, lease_until = ?
+                WHERE mapping = ? AND shard = ? AND owner = ? AND lease_counter = ? AND lease_until > ?
+                """, [.integer(Int64(sequence)), .integer(now + leaseMilliseconds), .text(lease.mapping), .text(lease.shard), .text(owner),
+                      .integer(lease.counter), .integer(now)])
             guard connection.changes == 1 else { return false }
             try writePlan(connection, plan, now: now)
             return true

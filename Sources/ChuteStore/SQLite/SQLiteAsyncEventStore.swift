@@ -109,6 +109,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
         try connection.execute(Self.messagingSchema)
         try connection.execute(Self.streamSchema)
         try connection.execute(Self.shardLeaseSchema)
+        try Self.migrateShardLeases(connection)
         if releaseLeases {
             try connection.execute("UPDATE async_events SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL")
             try connection.execute("UPDATE event_batches SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL")

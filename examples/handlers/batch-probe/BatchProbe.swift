@@ -1,0 +1,71 @@
+// A handler for event source mappings (streams and queues), built as libBatchProbe.so: each record
+// (a Kinesis record's base64 `data`, or an SQS message's `body`) may be JSON that tells it what to
+// do, which makes it the probe the mapping tests and the demo drive:
+//
+//   {"log": "/tmp/batches.jsonl"}    append the whole event as one line to that file
+//   {"fail": "handled"}              fail the batch with a Handled error
+//   {"fail": "crash"}                abort the process (Unhandled; use process isolation)
+//   {"partial": true}                report this record in batchItemFailures
+//   {"respond": "TEXT"}              answer exactly TEXT (invalid responses)
+//
+// Anything else is processed; the answer is {"batchItemFailures":[...]} listing partial records.
+import ChuteHandler
+import Foundation
+
+private struct Instruction: Decodable {
+    var log: String?
+    var fail: String?
+    var partial: Bool?
+    var respond: String?
+}
+
+/// A record's identifier for batchItemFailures and its text.
+private func records(of event: [String: Any]) -> [(id: String, text: Data)] {
+    let list = event["Records"] as? [[String: Any]] ?? []
+    return list.map { record in
+        if let kinesis = record["kinesis"] as? [String: Any] {
+            let data = Data(base64Encoded: kinesis["data"] as? String ?? "") ?? Data()
+            return (kinesis["sequenceNumber"] as? String ?? "", data)
+        }
+        return (record["messageId"] as? String ?? "", Data((record["body"] as? String ?? "").utf8))
+    }
+}
+
+@_cdecl("chute_swift_main")
+public func chuteSwiftMain() {
+    Chute.registerBytes(name: "batch-probe", version: "1.0.0") { bytes, context in
+        guard let event = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+            throw HandledError(type: "InvalidEvent", message: "expected a JSON object with Records")
+        }
+        var partial: [String] = []
+        var respond: String?
+        var failure: String?
+        var logs = Set<String>()
+        for (id, text) in records(of: event) {
+            guard let instruction = try? JSONDecoder().decode(Instruction.self, from: text) else { continue }
+            if let path = instruction.log { logs.insert(path) }
+            if instruction.partial == true { partial.append(id) }
+            if let text = instruction.respond { respond = text }
+            if let kind = instruction.fail { failure = failure ?? kind }
+        }
+        for path in logs {
+            var line = Data(bytes)
+            line.append(0x0A)
+            if let handle = FileHandle(forWritingAtPath: path) ?? (FileManager.default.createFile(atPath: path, contents: nil)
+                ? FileHandle(forWritingAtPath: path) : nil) {
+                handle.seekToEndOfFile()
+                handle.write(line)
+                handle.closeFile()
+            }
+        }
+        context.log("batch of \(records(of: event).count) records, attempt \(context.attempt)")
+        switch failure {
+        case "crash"?: abort()
+        case let kind?: throw HandledError(type: "BatchFailed", message: "a record asked to fail (\(kind))")
+        case nil: break
+        }
+        if let respond { return Array(respond.utf8) }
+        let failures = partial.map { #"{"itemIdentifier":"\#($0)"}"# }.joined(separator: ",")
+        return Array(#"{"batchItemFailures":[\#(failures)]}"#.utf8)
+    }
+}
