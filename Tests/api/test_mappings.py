@@ -1,0 +1,226 @@
+"""Event source mappings through real AWS clients (boto3): Lambda's ESM API over built-in streams
+and queues, the Kinesis and SQS events the function receives, retries, partial batch failures,
+on-failure records read back from the stream, filters, disabling, and a restart that resumes from
+the checkpoint. The function is BatchProbe, which the records themselves steer.
+
+Run by scripts/test.sh after `swift build`:  python3 -m unittest discover -s Tests/api -v
+"""
+import base64
+import hashlib
+import json
+import os
+import tempfile
+import time
+import unittest
+import urllib.request
+
+from test_serve import ROOT, Host, drain, write_config
+
+PROBE = os.path.join(ROOT, ".build", "debug", "libBatchProbe.so")
+ACCOUNT = "000000000000"
+CONFIG = f"""
+queues: [failures]
+functions:
+  - name: probe
+    library: {PROBE}
+    isolation: process
+    concurrency: 4
+"""
+
+
+def wait_for(predicate, timeout=20, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class MappingTests(unittest.TestCase):
+    def setUp(self):
+        self.directory = tempfile.mkdtemp(prefix="chute-mappings-")
+        self.log = os.path.join(self.directory, "batches.jsonl")
+        self.host = Host(write_config(self.directory, CONFIG), os.path.join(self.directory, "data")).start()
+        self.connect()
+
+    def connect(self):
+        self.kinesis, self.sqs, self.lam = (self.host.client(s) for s in ("kinesis", "sqs", "lambda"))
+        self.failures = self.sqs.get_queue_url(QueueName="failures")["QueueUrl"]
+
+    def tearDown(self):
+        self.host.stop()
+
+    def events(self):
+        if not os.path.exists(self.log):
+            return []
+        with open(self.log) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def data(self, **instruction):
+        return json.dumps({"log": self.log, **instruction}).encode()
+
+    def status(self):
+        with urllib.request.urlopen(self.host.url + "/chute/mappings") as response:
+            return json.load(response)
+
+    def test_a_failing_record_is_retried_then_reported_with_its_batch_info_and_read_back_from_the_stream(self):
+        kinesis, lam = self.kinesis, self.lam
+        kinesis.create_stream(StreamName="orders", ShardCount=1)
+        stream_arn = f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/orders"
+        created = lam.create_event_source_mapping(
+            FunctionName="probe", EventSourceArn=stream_arn, StartingPosition="TRIM_HORIZON", BatchSize=1,
+            MaximumBatchingWindowInSeconds=1, MaximumRetryAttempts=1,
+            DestinationConfig={"OnFailure": {"Destination": f"arn:aws:sqs:us-east-1:{ACCOUNT}:failures"}})
+        # The recorded response's fields, values and status (202, Creating).
+        self.assertEqual(created["ResponseMetadata"]["HTTPStatusCode"], 202)
+        for field, value in {"BatchSize": 1, "BisectBatchOnFunctionError": False, "FunctionResponseTypes": [],
+                             "LastProcessingResult": "No records processed", "MaximumBatchingWindowInSeconds": 1,
+                             "MaximumRecordAgeInSeconds": -1, "MaximumRetryAttempts": 1, "ParallelizationFactor": 1,
+                             "StartingPosition": "TRIM_HORIZON", "State": "Creating", "StateTransitionReason": "User action",
+                             "TumblingWindowInSeconds": 0, "EventSourceArn": stream_arn,
+                             "FunctionArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:probe",
+                             "DestinationConfig": {"OnFailure": {"Destination": f"arn:aws:sqs:us-east-1:{ACCOUNT}:failures"}}}.items():
+            self.assertEqual(created[field], value, field)
+        uuid = created["UUID"]
+        self.assertEqual(created["EventSourceMappingArn"], f"arn:aws:lambda:us-east-1:{ACCOUNT}:event-source-mapping:{uuid}")
+        self.assertEqual(lam.get_event_source_mapping(UUID=uuid)["State"], "Enabled")
+
+        good = kinesis.put_record(StreamName="orders", PartitionKey="a", Data=self.data())
+        bad = kinesis.put_record(StreamName="orders", PartitionKey="a", Data=self.data(fail="crash"))
+        kinesis.put_record(StreamName="orders", PartitionKey="a", Data=self.data())
+        [message] = drain(self.sqs, self.failures, 1)
+        record = json.loads(message["Body"])
+        self.assertEqual(record["requestContext"]["condition"], "RetryAttemptsExhausted")
+        self.assertEqual(record["requestContext"]["approximateInvokeCount"], 2)  # one retry: two invocations
+        self.assertEqual(record["requestContext"]["functionArn"], f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:probe")
+        self.assertEqual(record["responseContext"], {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"})
+        self.assertEqual(record["version"], "1.0")
+        info = record["KinesisBatchInfo"]
+        self.assertEqual({k: info[k] for k in ("shardId", "startSequenceNumber", "endSequenceNumber", "batchSize", "streamArn")},
+                         {"shardId": "shardId-000000000000", "startSequenceNumber": bad["SequenceNumber"],
+                          "endSequenceNumber": bad["SequenceNumber"], "batchSize": 1, "streamArn": stream_arn})
+        # The discarded record is read back from the stream by its range (the record does not carry it).
+        iterator = kinesis.get_shard_iterator(StreamName="orders", ShardId=info["shardId"], ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                              StartingSequenceNumber=info["startSequenceNumber"])["ShardIterator"]
+        self.assertEqual(json.loads(kinesis.get_records(ShardIterator=iterator, Limit=1)["Records"][0]["Data"])["fail"], "crash")
+
+        # The shard went on past the discarded record: the third record was processed after it.
+        events = wait_for(lambda: len(self.events()) >= 2 and self.events(), what="two logged batches")
+        records = [e["Records"][0] for e in events]
+        self.assertEqual([r["kinesis"]["sequenceNumber"] for r in records][0], good["SequenceNumber"])
+        first = records[0]
+        self.assertEqual(set(first), {"kinesis", "eventSource", "eventVersion", "eventID", "eventName", "invokeIdentityArn",
+                                      "awsRegion", "eventSourceARN"})
+        self.assertEqual(first["eventSource"], "aws:kinesis")
+        self.assertEqual(first["eventName"], "aws:kinesis:record")
+        self.assertEqual(first["eventID"], f"shardId-000000000000:{good['SequenceNumber']}")
+        self.assertEqual(first["eventSourceARN"], stream_arn)
+        self.assertEqual(first["kinesis"]["kinesisSchemaVersion"], "1.0")
+        self.assertEqual(first["kinesis"]["partitionKey"], "a")
+        self.assertEqual(base64.b64decode(first["kinesis"]["data"]), self.data())
+        self.assertIsInstance(first["kinesis"]["approximateArrivalTimestamp"], float)
+
+        shard = wait_for(lambda: [s for s in self.status()[0]["shards"] if s["checkpoint"] and s["checkpoint"] > bad["SequenceNumber"]],
+                         what="the checkpoint past the discarded record")[0]
+        self.assertIsNotNone(shard["iteratorAgeMilliseconds"])
+
+        # Errors as Lambda words them.
+        with self.assertRaises(lam.exceptions.ResourceConflictException):
+            lam.create_event_source_mapping(FunctionName="probe", EventSourceArn=stream_arn, StartingPosition="LATEST")
+        with self.assertRaisesRegex(lam.exceptions.InvalidParameterValueException, "Stream not found: .*stream/nothing"):
+            lam.create_event_source_mapping(FunctionName="probe", StartingPosition="LATEST",
+                                            EventSourceArn=f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/nothing")
+        with self.assertRaisesRegex(lam.exceptions.InvalidParameterValueException, "MaximumRecordAgeInSeconds"):
+            lam.update_event_source_mapping(UUID=uuid, MaximumRecordAgeInSeconds=30)
+        deleted = lam.delete_event_source_mapping(UUID=uuid)
+        self.assertEqual((deleted["State"], deleted["ResponseMetadata"]["HTTPStatusCode"]), ("Deleting", 202))
+        with self.assertRaises(lam.exceptions.ResourceNotFoundException):
+            lam.get_event_source_mapping(UUID=uuid)
+
+    def test_partial_batch_failures_checkpoint_at_the_lowest_failed_record_and_report_null_function_error(self):
+        self.kinesis.create_stream(StreamName="partial", ShardCount=1)
+        stream_arn = f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/partial"
+        put = self.kinesis.put_records(StreamName="partial", Records=[
+            {"PartitionKey": "k", "Data": self.data(n=0)},
+            {"PartitionKey": "k", "Data": self.data(n=1, partial=True)},
+            {"PartitionKey": "k", "Data": self.data(n=2)},
+        ])["Records"]
+        self.lam.create_event_source_mapping(
+            FunctionName="probe", EventSourceArn=stream_arn, StartingPosition="TRIM_HORIZON", BatchSize=10,
+            MaximumRetryAttempts=1, FunctionResponseTypes=["ReportBatchItemFailures"],
+            DestinationConfig={"OnFailure": {"Destination": f"arn:aws:sqs:us-east-1:{ACCOUNT}:failures"}})
+        [message] = drain(self.sqs, self.failures, 1)
+        record = json.loads(message["Body"])
+        self.assertEqual(record["responseContext"]["functionError"], None)
+        self.assertEqual(record["requestContext"]["approximateInvokeCount"], 2)
+        info = record["KinesisBatchInfo"]
+        # Retried from the reported record: it and the one after it are given up on together.
+        self.assertEqual((info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]),
+                         (put[1]["SequenceNumber"], put[2]["SequenceNumber"], 2))
+        batches = [[json.loads(base64.b64decode(r["kinesis"]["data"]))["n"] for r in e["Records"]] for e in self.events()]
+        self.assertEqual(batches, [[0, 1, 2], [1, 2]])
+
+    def test_a_disabled_mapping_holds_records_and_a_restarted_host_resumes_from_the_checkpoint(self):
+        self.kinesis.create_stream(StreamName="resume", ShardCount=2)
+        stream_arn = f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/resume"
+        uuid = self.lam.create_event_source_mapping(FunctionName="probe", EventSourceArn=stream_arn, StartingPosition="LATEST",
+                                                    ParallelizationFactor=3)["UUID"]
+        for i in range(10):
+            self.kinesis.put_record(StreamName="resume", PartitionKey=f"user-{i}", Data=self.data(n=i))
+        wait_for(lambda: sum(len(e["Records"]) for e in self.events()) == 10, what="ten records")
+        self.assertEqual(self.lam.update_event_source_mapping(UUID=uuid, Enabled=False)["State"], "Updating")
+        self.assertEqual(self.lam.get_event_source_mapping(UUID=uuid)["State"], "Disabled")
+        for i in range(10, 15):
+            self.kinesis.put_record(StreamName="resume", PartitionKey=f"user-{i}", Data=self.data(n=i))
+        time.sleep(1)
+        self.assertEqual(sum(len(e["Records"]) for e in self.events()), 10)
+        self.lam.update_event_source_mapping(UUID=uuid, Enabled=True)
+        wait_for(lambda: sum(len(e["Records"]) for e in self.events()) == 15, what="the held records")
+
+        self.host.stop()
+        self.host.start()
+        self.connect()
+        for i in range(15, 20):
+            self.kinesis.put_record(StreamName="resume", PartitionKey=f"user-{i}", Data=self.data(n=i))
+        wait_for(lambda: sum(len(e["Records"]) for e in self.events()) >= 20, what="records after the restart")
+        time.sleep(0.5)
+        numbers = [json.loads(base64.b64decode(r["kinesis"]["data"]))["n"] for e in self.events() for r in e["Records"]]
+        self.assertEqual(sorted(numbers), list(range(20)))  # each once: the restart resumed from the checkpoints
+        self.assertEqual(self.lam.list_event_source_mappings(FunctionName="probe")["EventSourceMappings"][0]["UUID"], uuid)
+
+    def test_a_queue_mapping_deletes_what_succeeded_and_the_redrive_policy_takes_the_rest(self):
+        sqs = self.sqs
+        dlq = sqs.create_queue(QueueName="jobs-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        jobs = sqs.create_queue(QueueName="jobs", Attributes={
+            "VisibilityTimeout": "1", "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})})["QueueUrl"]
+        created = self.lam.create_event_source_mapping(
+            FunctionName="probe", EventSourceArn=f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs", BatchSize=10,
+            FunctionResponseTypes=["ReportBatchItemFailures"],
+            FilterCriteria={"Filters": [{"Pattern": json.dumps({"body": {"kind": ["job"]}})}]})
+        self.assertEqual((created["State"], created["StateTransitionReason"], created["BatchSize"]), ("Creating", "USER_INITIATED", 10))
+        sqs.send_message(QueueUrl=jobs, MessageBody=json.dumps({"log": self.log, "kind": "job", "n": 1}),
+                         MessageAttributes={"Author": {"DataType": "String", "StringValue": "Ada"}})
+        sqs.send_message(QueueUrl=jobs, MessageBody=json.dumps({"log": self.log, "kind": "job", "n": 2, "partial": True}))
+        sqs.send_message(QueueUrl=jobs, MessageBody=json.dumps({"log": self.log, "kind": "noise"}))
+        [dead] = drain(sqs, dlq, 1)
+        self.assertEqual(json.loads(dead["Body"])["n"], 2)  # reported twice, then moved by the redrive policy
+        records = [r for e in self.events() for r in e["Records"]]
+        self.assertEqual(sorted(json.loads(r["body"])["n"] for r in records), [1, 2, 2])  # the filtered message never ran
+        first = next(r for r in records if json.loads(r["body"])["n"] == 1)
+        self.assertEqual(set(first), {"messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfMessageAttributes",
+                                      "md5OfBody", "eventSource", "eventSourceARN", "awsRegion"})
+        self.assertEqual(first["eventSource"], "aws:sqs")
+        self.assertEqual(first["md5OfBody"], hashlib.md5(first["body"].encode()).hexdigest())
+        self.assertEqual(first["messageAttributes"]["Author"],
+                         {"stringValue": "Ada", "stringListValues": [], "binaryListValues": [], "dataType": "String"})
+        self.assertEqual(first["attributes"]["ApproximateReceiveCount"], "1")
+        # Nothing is left: the success and the filtered message were deleted.
+        attributes = sqs.get_queue_attributes(QueueUrl=jobs, AttributeNames=["All"])["Attributes"]
+        self.assertEqual((attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]), ("0", "0"))
+
+
+if __name__ == "__main__":
+    unittest.main()
