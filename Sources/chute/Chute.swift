@@ -6,7 +6,7 @@ struct Chute: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chute",
         abstract: "Run native event handlers with AWS-Lambda-grade failure semantics.",
-        subcommands: [Invoke.self, Inspect.self, PackageHandler.self, Serve.self, Events.self, Streams.self])
+        subcommands: [Invoke.self, Inspect.self, PackageHandler.self, Serve.self, Events.self, Streams.self, Mappings.self])
 }
 
 extension Chute {

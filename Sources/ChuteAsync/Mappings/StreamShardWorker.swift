@@ -85,8 +85,10 @@ struct StreamShardWorker: Sendable {
                 case .success, .partialFailure:
                     iteratorAge = finished.finishedAt - (finished.batch.records.last?.arrivalMilliseconds ?? finished.finishedAt)
                     handle.lastProcessingResult("OK")
-                case .failure, .notRun:
-                    break
+                case .failure:
+                    handle.lastProcessingResult("PROBLEM: Function call failed")
+                case .notRun:
+                    handle.lastProcessingResult("PROBLEM: Function call throttled")
                 }
                 switch finished.result {
                 case .failure, .partialFailure: notBefore[finished.lane] = now + Self.retryDelay(attempts: finished.batch.attempts + 1)
