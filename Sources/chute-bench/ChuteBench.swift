@@ -36,13 +36,13 @@ struct ChuteBench: AsyncParsableCommand {
     @Option(help: "The fault-injection library (default: libChuteFaults.so beside this executable).")
     var faultsLibrary: String?
 
-    @Option(help: "What to measure: runtime (calls, pools, crashes), async (the durable pipeline on SQLite) or fanout (a topic with 3 subscribers).")
+    @Option(help: "What to measure: runtime (calls, pools, crashes), async (the durable pipeline on SQLite), fanout (a topic with 3 subscribers) or mappings (stream event source mappings).")
     var suite = "runtime"
 
-    @Option(help: "Async and fanout suites: events (or messages) per throughput run.")
+    @Option(help: "Async, fanout and mappings suites: events (messages, records) per throughput run.")
     var events = 100_000
 
-    @Option(help: "Async suite: fixed rates (events/s) for the latency runs, comma-separated.")
+    @Option(help: "Async and mappings suites: fixed rates (events or records/s) for the latency runs, comma-separated.")
     var rates = "1000,5000"
 
     @Option(help: "Async suite: seconds per latency run.")
@@ -60,7 +60,11 @@ struct ChuteBench: AsyncParsableCommand {
             try await measureFanOut(noop, &report)
             return
         }
-        guard suite == "runtime" else { throw ValidationError("--suite must be runtime, async or fanout, not \(suite)") }
+        if suite == "mappings" {
+            try await measureMappings(noop, &report)
+            return
+        }
+        guard suite == "runtime" else { throw ValidationError("--suite must be runtime, async, fanout or mappings, not \(suite)") }
         report.line("# chute-bench: \(rounds) rounds, \(samples) samples, \(seconds) s per throughput round, batch \(batch)")
         report.line("")
         try measureCallCosts(noop, &report)

@@ -101,3 +101,12 @@ import Testing
         #expect((json["requestContext"] as? [String: Any])?["condition"] as? String == "RecordAgeExceeded")
     }
 }
+
+@Suite struct Base64Tests {
+    @Test func matchesFoundationForEveryPaddingCase() {
+        for length in 0..<40 {
+            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 * 37 + length) }
+            #expect(Base64.encode(bytes) == Data(bytes).base64EncodedString())
+        }
+    }
+}

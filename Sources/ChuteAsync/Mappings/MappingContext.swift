@@ -25,12 +25,14 @@ public struct MappingContext: Sendable {
     public var leaseMilliseconds: Int64
     /// How often an idle shard or queue looks for records no wake announced (puts on another host).
     public var idlePollMilliseconds: Int64
+    /// Told each stream batch as its invocation returns (benchmarks measure put → handler with it).
+    public var batchInvoked: (@Sendable ([StreamRecord]) -> Void)?
 
     public init(store: any MappingStore, directory: any AsyncFunctionDirectory, router: MessageRouter, owner: String,
                 clock: @escaping @Sendable () -> Int64, logger: Logger, metrics: MappingMetrics = MappingMetrics(),
                 region: String = FunctionConfiguration.defaultRegion, account: String = FunctionConfiguration.defaultAccountID,
                 planWritten: @escaping @Sendable (DeliveryPlan) -> Void = { _ in }, leaseMilliseconds: Int64 = 10_000,
-                idlePollMilliseconds: Int64 = 250) {
+                idlePollMilliseconds: Int64 = 250, batchInvoked: (@Sendable ([StreamRecord]) -> Void)? = nil) {
         self.store = store
         self.directory = directory
         self.router = router
@@ -43,6 +45,7 @@ public struct MappingContext: Sendable {
         self.planWritten = planWritten
         self.leaseMilliseconds = leaseMilliseconds
         self.idlePollMilliseconds = idlePollMilliseconds
+        self.batchInvoked = batchInvoked
     }
 
     /// The role a mapping's events name as `invokeIdentityArn`.

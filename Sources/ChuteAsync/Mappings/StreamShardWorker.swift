@@ -130,9 +130,10 @@ struct StreamShardWorker: Sendable {
                         self.discard(discard, streamARN: streamARN, now: now, into: &plan, logger: logger)
                     case .invoke(let batch):
                         busy.insert(lane)
-                        let payload = KinesisEvent.json(batch.records, streamARN: streamARN, region: context.region, roleARN: context.roleARN)
+                        let payload = KinesisEvent.bytes(batch.records, streamARN: streamARN, region: context.region, roleARN: context.roleARN)
                         Task { [context, mapping] in
                             let result = await Self.invoke(mapping, batch: batch, payload: payload, context: context)
+                            context.batchInvoked?(batch.records)
                             inbox.post(Finished(lane: lane, batch: batch, result: result, finishedAt: context.clock()))
                             signal.wake()
                         }
@@ -173,12 +174,12 @@ struct StreamShardWorker: Sendable {
     }
 
     /// Invokes the function with a batch and reads the outcome as Lambda does.
-    static func invoke(_ mapping: EventSourceMapping, batch: ShardProcessor.Batch, payload: String, context: MappingContext) async
+    static func invoke(_ mapping: EventSourceMapping, batch: ShardProcessor.Batch, payload: [UInt8], context: MappingContext) async
         -> ShardProcessor.Result {
         guard let function = context.directory.function(named: mapping.functionName), function.reservedConcurrency != 0 else {
             return .notRun
         }
-        let invocation = Invocation(attempt: batch.attempts + 1, payload: Array(payload.utf8))
+        let invocation = Invocation(attempt: batch.attempts + 1, payload: payload)
         switch await function.pool.invoke(invocation) {
         case .throttled:
             return .notRun

@@ -98,7 +98,8 @@ extension AsyncDispatcher {
 }
 
 /// A host without topics or buses.
-struct NoMessaging: MessagingDirectory {
-    func topic(arn: String) -> RoutableTopic? { nil }
-    func eventBus(arn: String) -> RoutableBus? { nil }
+public struct NoMessaging: MessagingDirectory {
+    public init() {}
+    public func topic(arn: String) -> RoutableTopic? { nil }
+    public func eventBus(arn: String) -> RoutableBus? { nil }
 }
