@@ -69,4 +69,17 @@ for m in json.load(sys.stdin).get("Messages", []):
 done
 printf '\n$ chute events failed --data-dir %s\n' "$data"
 $chute events failed --data-dir "$data"
+
+printf '\n\033[1m== an event source mapping: the stream orders read by probe, one poison record\033[0m\n'
+printf '$ chute streams put --stream orders --partition-key order-7 ...\n'
+$chute streams put --data-dir "$data" --stream orders --partition-key order-7 '{"n":1}' '{"fail":"handled"}' '{"n":3}'
+echo "(the batch fails, is bisected, the poison record is retried once, then discarded to stream-failures)"
+sleep 3
+printf '\n$ receive from queue stream-failures\n'
+curl -s -X POST -H 'X-Amz-Target: AmazonSQS.ReceiveMessage' -H 'Content-Type: application/x-amz-json-1.0' \
+  -d "{\"QueueUrl\":\"$url/000000000000/stream-failures\",\"MaxNumberOfMessages\":10}" "$url/" \
+  | python3 -c 'import json,sys
+for m in json.load(sys.stdin).get("Messages", []): print(json.dumps(json.loads(m["Body"]), indent=2))'
+printf '\n$ chute mappings status --url %s\n' "$url"
+$chute mappings status --url "$url"
 kill -TERM $serve_pid; wait $serve_pid 2>/dev/null
