@@ -73,7 +73,7 @@ $chute events failed --data-dir "$data"
 printf '\n\033[1m== an event source mapping: the stream orders read by probe, one poison record\033[0m\n'
 printf '$ chute streams put --stream orders --partition-key order-7 ...\n'
 $chute streams put --data-dir "$data" --stream orders --partition-key order-7 '{"n":1}' '{"fail":"handled"}' '{"n":3}'
-echo "(the batch fails, is bisected, the poison record is retried once, then discarded to stream-failures)"
+echo "(the batch fails and is bisected until the poison record is alone; out of retries, it alone goes to stream-failures)"
 sleep 3
 printf '\n$ receive from queue stream-failures\n'
 curl -s -X POST -H 'X-Amz-Target: AmazonSQS.ReceiveMessage' -H 'Content-Type: application/x-amz-json-1.0' \
