@@ -9,12 +9,13 @@ import base64
 import hashlib
 import json
 import os
+import subprocess
 import tempfile
 import time
 import unittest
 import urllib.request
 
-from test_serve import ROOT, Host, drain, write_config
+from test_serve import CHUTE, ROOT, Host, drain, write_config
 
 PROBE = os.path.join(ROOT, ".build", "debug", "libBatchProbe.so")
 ACCOUNT = "000000000000"
@@ -189,6 +190,36 @@ class MappingTests(unittest.TestCase):
         numbers = [json.loads(base64.b64decode(r["kinesis"]["data"]))["n"] for e in self.events() for r in e["Records"]]
         self.assertEqual(sorted(numbers), list(range(20)))  # each once: the restart resumed from the checkpoints
         self.assertEqual(self.lam.list_event_source_mappings(FunctionName="probe")["EventSourceMappings"][0]["UUID"], uuid)
+
+    def test_an_operator_skips_a_poison_record_that_blocks_its_shard(self):
+        self.kinesis.create_stream(StreamName="stuck", ShardCount=1)
+        uuid = self.lam.create_event_source_mapping(
+            FunctionName="probe", EventSourceArn=f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/stuck", StartingPosition="TRIM_HORIZON",
+            BatchSize=10, MaximumBatchingWindowInSeconds=1, BisectBatchOnFunctionError=True)["UUID"]  # retried until it expires
+        put = self.kinesis.put_records(StreamName="stuck", Records=[
+            {"PartitionKey": "k", "Data": self.data(n=n, **({"fail": "handled"} if n == 1 else {}))} for n in range(3)])["Records"]
+
+        def stuck_lane():
+            [shard] = self.status()[0]["shards"]
+            lane = shard["lanes"][0]
+            batches = ([lane["inFlight"]] if lane.get("inFlight") else []) + lane["retries"]
+            return shard if any(b["firstSequenceNumber"] == put[1]["SequenceNumber"] and b["records"] == 1 for b in batches) else None
+
+        # Bisected down to the poison record, which holds the shard.
+        shard = wait_for(stuck_lane, what="the poison record alone, retrying")
+        self.assertEqual(shard["checkpoint"], put[0]["SequenceNumber"])
+        result = subprocess.run([CHUTE, "mappings", "skip", "--data-dir", self.host.data_dir, uuid, "shardId-000000000000"],
+                                capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn(f"skipped record {put[1]['SequenceNumber']}", result.stdout)
+        self.assertIn("checkpoint moved by an operator", result.stderr)  # logged
+        wait_for(lambda: self.status()[0]["shards"][0]["checkpoint"] == put[2]["SequenceNumber"], what="the shard past the poison record")
+        batches = [[json.loads(base64.b64decode(r["kinesis"]["data"]))["n"] for r in e["Records"]] for e in self.events()]
+        self.assertEqual(batches[:3], [[0, 1, 2], [0], [1, 2]])  # failed, then bisected: the good half, the failing half
+        self.assertEqual(batches[-1], [2])  # after the skip, the record behind the poison one ran
+        self.assertEqual(batches.count([2]), 1)
+        listed = subprocess.run([CHUTE, "mappings", "list", "--data-dir", self.host.data_dir], capture_output=True, text=True, timeout=30).stdout
+        self.assertIn(f"checkpoint: {put[2]['SequenceNumber']}", listed)
 
     def test_a_queue_mapping_deletes_what_succeeded_and_the_redrive_policy_takes_the_rest(self):
         sqs = self.sqs

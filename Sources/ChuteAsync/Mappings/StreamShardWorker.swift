@@ -76,7 +76,10 @@ struct StreamShardWorker: Sendable {
         let signal = handle.signal
 
         defer { handle.stopped() }
-        while !Task.isCancelled {
+        // Stopping (the mapping changed, the host shuts down): no new batches, but the ones in
+        // flight finish and their checkpoint is committed before the lease is given up.
+        var stopping: Bool { Task.isCancelled }
+        while !stopping || !busy.isEmpty {
             var now = context.clock()
             for finished in inbox.takeAll() {
                 lanes.complete(lane: finished.lane, finished.result)
@@ -100,7 +103,7 @@ struct StreamShardWorker: Sendable {
             }
 
             // Read on while the lanes hold less than a batch each.
-            if lanes.pendingCount < settings.batchSize * lanes.lanes.count {
+            if !stopping && lanes.pendingCount < settings.batchSize * lanes.lanes.count {
                 do {
                     let limit = max(settings.batchSize * lanes.lanes.count * 2, 1_000)
                     let records = try await context.store.records(in: stream.name, shard: shardIndex, from: position, limit: limit, now: now)
@@ -119,7 +122,7 @@ struct StreamShardWorker: Sendable {
             }
 
             var wakeAt: Int64 = now + context.idlePollMilliseconds
-            for lane in lanes.lanes.indices where !busy.contains(lane) {
+            for lane in lanes.lanes.indices where !busy.contains(lane) && !stopping {
                 if notBefore[lane] > now {
                     wakeAt = min(wakeAt, notBefore[lane])
                     continue
@@ -168,6 +171,11 @@ struct StreamShardWorker: Sendable {
                                        lanes: lanes, iteratorAge: iteratorAge))
 
             if inbox.hasResults { continue }
+            if stopping {
+                // A cancelled task's sleep returns at once: wait for the batches in flight outside it.
+                if !busy.isEmpty { await Task.detached { await signal.sleep(milliseconds: 100) }.value }
+                continue
+            }
             let pause = wakeAt - context.clock()
             if pause > 0 { await signal.sleep(milliseconds: pause) }
         }
