@@ -15,6 +15,7 @@ import Yams
 ///     maximumRecordAgeInSeconds: 3600
 ///     parallelizationFactor: 2
 ///     functionResponseTypes: [ReportBatchItemFailures]
+///     tumblingWindowInSeconds: 60        # streams: 0-900 (state carried between a window's batches)
 ///     filters: [{data: {kind: [click]}}]
 ///     onFailure: failures                # a queue name, or a queue or topic ARN
 ///     enabled: true

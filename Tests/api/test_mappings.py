@@ -221,6 +221,38 @@ class MappingTests(unittest.TestCase):
         listed = subprocess.run([CHUTE, "mappings", "list", "--data-dir", self.host.data_dir], capture_output=True, text=True, timeout=30).stdout
         self.assertIn(f"checkpoint: {put[2]['SequenceNumber']}", listed)
 
+    def test_a_tumbling_window_carries_state_between_batches_and_ends_with_a_final_invocation(self):
+        self.kinesis.create_stream(StreamName="windows", ShardCount=1)
+        self.kinesis.create_stream(StreamName="stateless", ShardCount=1)
+        for stream, extra in (("windows", {}), ("stateless", {"MaximumRetryAttempts": 0, "DestinationConfig": {
+                "OnFailure": {"Destination": f"arn:aws:sqs:us-east-1:{ACCOUNT}:failures"}}})):
+            created = self.lam.create_event_source_mapping(
+                FunctionName="probe", EventSourceArn=f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/{stream}", StartingPosition="TRIM_HORIZON",
+                BatchSize=2, TumblingWindowInSeconds=2, **extra)
+            self.assertEqual(created["TumblingWindowInSeconds"], 2)
+        self.kinesis.put_records(StreamName="windows", Records=[{"PartitionKey": "k", "Data": self.data(n=n)} for n in range(3)])
+
+        finals = wait_for(lambda: [e for e in self.events() if e.get("isFinalInvokeForWindow")], what="the final invocation")
+        windowed = [e for e in self.events() if "window" in e]
+        self.assertEqual([len(e["Records"]) for e in windowed], [2, 1, 0])
+        self.assertEqual([e["state"].get("records") for e in windowed], [None, 2, 3])  # {} first, then what each returned
+        [final] = finals
+        self.assertEqual((final["isWindowTerminatedEarly"], final["shardId"]), (False, "shardId-000000000000"))
+        self.assertEqual(final["eventSourceARN"], f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/windows")
+        self.assertEqual({e["window"]["start"] for e in windowed}, {final["window"]["start"]})
+        start = time.strptime(final["window"]["start"], "%Y-%m-%dT%H:%M:%SZ")
+        end = time.strptime(final["window"]["end"], "%Y-%m-%dT%H:%M:%SZ")
+        self.assertEqual(time.mktime(end) - time.mktime(start), 2)
+        self.assertEqual(int(time.mktime(start)) % 2, 0)  # aligned to the window length
+
+        # A windowed response without `state` is a failed invocation.
+        self.kinesis.put_record(StreamName="stateless", PartitionKey="k", Data=self.data(nostate=True))
+        [message] = drain(self.sqs, self.failures, 1)
+        record = json.loads(message["Body"])
+        self.assertEqual((record["requestContext"]["condition"], record["requestContext"]["approximateInvokeCount"]),
+                         ("RetryAttemptsExhausted", 1))
+        self.assertIsNone(record["responseContext"]["functionError"])
+
     def test_a_queue_mapping_deletes_what_succeeded_and_the_redrive_policy_takes_the_rest(self):
         sqs = self.sqs
         dlq = sqs.create_queue(QueueName="jobs-dlq")["QueueUrl"]

@@ -25,6 +25,10 @@ struct StreamShardWorker: Sendable {
         var lane: Int
         var batch: ShardProcessor.Batch
         var result: ShardProcessor.Result
+        /// The function's response (tumbling windows read their state from it).
+        var response: [UInt8]?
+        /// A window's final invocation rather than a batch.
+        var final = false
         var finishedAt: Int64
     }
 
@@ -72,6 +76,12 @@ struct StreamShardWorker: Sendable {
         var busy = Set<Int>()
         var notBefore = [Int64](repeating: 0, count: lanes.lanes.count)
         var iteratorAge: Int64?
+        // Tumbling windows (one lane): the open window, and the checkpoint before its first record,
+        // which the committed checkpoint does not pass until the window's final invocation
+        // succeeded: after a crash the window is replayed with a fresh state.
+        let windowSeconds = settings.tumblingWindowSeconds
+        var window: TumblingWindow?
+        var windowCheckpoint: UInt64?
         let inbox = Inbox()
         let signal = handle.signal
 
@@ -81,9 +91,29 @@ struct StreamShardWorker: Sendable {
         var stopping: Bool { Task.isCancelled }
         while !stopping || !busy.isEmpty {
             var now = context.clock()
-            for finished in inbox.takeAll() {
-                lanes.complete(lane: finished.lane, finished.result)
+            for var finished in inbox.takeAll() {
                 busy.remove(finished.lane)
+                if finished.final {
+                    if finished.result == .success, let closed = window {
+                        window = closed.terminatedEarly ? TumblingWindow(containing: closed.startMilliseconds, seconds: windowSeconds) : nil
+                        windowCheckpoint = window == nil ? nil : lanes.checkpoint
+                        handle.lastProcessingResult("OK")
+                    } else {
+                        notBefore[finished.lane] = now + Self.retryDelay(attempts: 2)
+                        handle.lastProcessingResult("PROBLEM: the final invocation of the window failed; the shard waits for it")
+                    }
+                    continue
+                }
+                if windowSeconds > 0 {
+                    switch finished.result {
+                    case .success, .partialFailure:
+                        // A windowed response must hold `state`; without it the invocation failed.
+                        if window?.take(finished.response ?? []) != true { finished.result = .failure(functionError: nil) }
+                    case .failure, .notRun:
+                        break
+                    }
+                }
+                lanes.complete(lane: finished.lane, finished.result)
                 switch finished.result {
                 case .success, .partialFailure:
                     iteratorAge = finished.finishedAt - (finished.batch.records.last?.arrivalMilliseconds ?? finished.finishedAt)
@@ -127,17 +157,40 @@ struct StreamShardWorker: Sendable {
                     wakeAt = min(wakeAt, notBefore[lane])
                     continue
                 }
+                if let open = window, open.isClosing(now: now, nextArrival: lanes.lanes[lane].nextArrivalMilliseconds) {
+                    busy.insert(lane)
+                    let payload = open.event([], final: true, shardID: shardID, streamARN: streamARN, region: context.region,
+                                             roleARN: context.roleARN)
+                    let final = ShardProcessor.Batch(records: [], attempts: 0, lastFunctionError: nil)
+                    Task { [context, mapping] in
+                        let (result, response) = await Self.invoke(mapping, batch: final, payload: payload, context: context)
+                        inbox.post(Finished(lane: lane, batch: final, result: result, response: response, final: true, finishedAt: context.clock()))
+                        signal.wake()
+                    }
+                    continue
+                }
+                if let open = window { wakeAt = min(wakeAt, open.endMilliseconds) }
                 acting: while true {
                     switch lanes.next(lane: lane, now: now) {
                     case .discard(let discard):
                         self.discard(discard, streamARN: streamARN, now: now, into: &plan, logger: logger)
                     case .invoke(let batch):
                         busy.insert(lane)
-                        let payload = KinesisEvent.bytes(batch.records, streamARN: streamARN, region: context.region, roleARN: context.roleARN)
+                        let payload: [UInt8]
+                        if windowSeconds > 0, let first = batch.records.first {
+                            if window == nil {
+                                window = TumblingWindow(containing: first.arrivalMilliseconds, seconds: windowSeconds)
+                                windowCheckpoint = first.sequence - 1
+                            }
+                            payload = window!.event(batch.records, final: false, shardID: shardID, streamARN: streamARN, region: context.region,
+                                                    roleARN: context.roleARN)
+                        } else {
+                            payload = KinesisEvent.bytes(batch.records, streamARN: streamARN, region: context.region, roleARN: context.roleARN)
+                        }
                         Task { [context, mapping] in
-                            let result = await Self.invoke(mapping, batch: batch, payload: payload, context: context)
+                            let (result, response) = await Self.invoke(mapping, batch: batch, payload: payload, context: context)
                             context.batchInvoked?(batch.records)
-                            inbox.post(Finished(lane: lane, batch: batch, result: result, finishedAt: context.clock()))
+                            inbox.post(Finished(lane: lane, batch: batch, result: result, response: response, finishedAt: context.clock()))
                             signal.wake()
                         }
                         break acting
@@ -148,7 +201,7 @@ struct StreamShardWorker: Sendable {
                 }
             }
 
-            let checkpoint = lanes.checkpoint
+            let checkpoint = min(lanes.checkpoint, windowCheckpoint ?? .max)
             if !plan.isEmpty || (checkpoint != committed && (busy.isEmpty || now - lastCommit >= Self.commitIntervalMilliseconds)) {
                 do {
                     guard try await context.store.commitCheckpoint(lease, owner: context.owner, sequence: checkpoint, plan: plan, now: now,
@@ -183,22 +236,25 @@ struct StreamShardWorker: Sendable {
 
     /// Invokes the function with a batch and reads the outcome as Lambda does.
     static func invoke(_ mapping: EventSourceMapping, batch: ShardProcessor.Batch, payload: [UInt8], context: MappingContext) async
-        -> ShardProcessor.Result {
+        -> (ShardProcessor.Result, response: [UInt8]?) {
         guard let function = context.directory.function(named: mapping.functionName), function.reservedConcurrency != 0 else {
-            return .notRun
+            return (.notRun, nil)
         }
         let invocation = Invocation(attempt: batch.attempts + 1, payload: payload)
         switch await function.pool.invoke(invocation) {
         case .throttled:
-            return .notRun
+            return (.notRun, nil)
         case .completed(let report):
             switch report.outcome {
             case .success(let response):
-                return mapping.settings.reportBatchItemFailures ? BatchItemFailures.result(of: response, batch: batch.records) : .success
+                let result = mapping.settings.reportBatchItemFailures
+                    ? BatchItemFailures.result(of: response, batch: batch.records, otherKeysAllowed: mapping.settings.tumblingWindowSeconds > 0)
+                    : .success
+                return (result, response)
             case .handled:
-                return .failure(functionError: "Handled")
+                return (.failure(functionError: "Handled"), nil)
             case .unhandled:
-                return .failure(functionError: "Unhandled")
+                return (.failure(functionError: "Unhandled"), nil)
             }
         }
     }

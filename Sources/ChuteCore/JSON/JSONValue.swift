@@ -292,3 +292,17 @@ private struct JSONValueParser {
         return value
     }
 }
+
+extension JSONValue {
+    /// The value as compact JSON text (numbers as written, members in order).
+    public var text: String {
+        switch self {
+        case .null: "null"
+        case .bool(let value): value ? "true" : "false"
+        case .number(let text): text
+        case .string(let text): JSONText.quote(text)
+        case .array(let items): "[" + items.map(\.text).joined(separator: ",") + "]"
+        case .object(let members): JSONText.object(members.map { ($0.key, $0.value.text) })
+        }
+    }
+}

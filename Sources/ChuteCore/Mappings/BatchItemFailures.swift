@@ -13,13 +13,15 @@ public enum BatchItemFailures {
     }
 
     /// The identifiers the response reports as failed, out of `identifiers` (the batch's).
-    public static func reported(in response: [UInt8], identifiers: Set<String>) -> Reported {
+    /// `otherKeysAllowed`: the response is a tumbling window's, `{"state":…,"batchItemFailures":…}`,
+    /// where a missing list means none failed.
+    public static func reported(in response: [UInt8], identifiers: Set<String>, otherKeysAllowed: Bool = false) -> Reported {
         if response.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return .none }
         guard let value = try? JSONValue.parse(response) else { return .wholeBatch }
         switch value {
         case .null: return .none
         case .object(let members):
-            guard let list = value["batchItemFailures"] else { return members.isEmpty ? .none : .wholeBatch }
+            guard let list = value["batchItemFailures"] else { return members.isEmpty || otherKeysAllowed ? .none : .wholeBatch }
             switch list {
             case .null: return .none
             case .array(let entries):
@@ -39,8 +41,8 @@ public enum BatchItemFailures {
     }
 
     /// A stream batch's result: it fails from the lowest sequence number reported.
-    public static func result(of response: [UInt8], batch: [StreamRecord]) -> ShardProcessor.Result {
-        switch reported(in: response, identifiers: Set(batch.map(\.sequenceNumber))) {
+    public static func result(of response: [UInt8], batch: [StreamRecord], otherKeysAllowed: Bool = false) -> ShardProcessor.Result {
+        switch reported(in: response, identifiers: Set(batch.map(\.sequenceNumber)), otherKeysAllowed: otherKeysAllowed) {
         case .none: return .success
         case .wholeBatch: return .failure(functionError: nil)
         case .items(let failed):

@@ -106,6 +106,7 @@ public struct EventSourceMappingSettings: Sendable, Hashable, Codable {
         ShardProcessor.Settings(batchSize: batchSize, batchingWindowMilliseconds: Int64(maximumBatchingWindowSeconds) * 1000,
                                 maximumRetryAttempts: maximumRetryAttempts < 0 ? nil : maximumRetryAttempts,
                                 maximumRecordAgeMilliseconds: maximumRecordAgeSeconds < 0 ? nil : Int64(maximumRecordAgeSeconds) * 1000,
-                                bisectOnError: bisectBatchOnFunctionError, reportBatchItemFailures: reportBatchItemFailures)
+                                bisectOnError: bisectBatchOnFunctionError, reportBatchItemFailures: reportBatchItemFailures,
+                                windowMilliseconds: tumblingWindowSeconds > 0 ? Int64(tumblingWindowSeconds) * 1000 : nil)
     }
 }

@@ -24,18 +24,22 @@ public struct ShardProcessor: Sendable {
         public var maximumRecordAgeMilliseconds: Int64?
         public var bisectOnError: Bool
         public var reportBatchItemFailures: Bool
+        /// Tumbling windows: a batch holds records of one window only (nil: no windows).
+        public var windowMilliseconds: Int64?
 
         /// A batch also closes at 6 MB of data.
         public static let maximumBatchBytes = 6 * 1_048_576
 
         public init(batchSize: Int = 100, batchingWindowMilliseconds: Int64 = 0, maximumRetryAttempts: Int? = nil,
-                    maximumRecordAgeMilliseconds: Int64? = nil, bisectOnError: Bool = false, reportBatchItemFailures: Bool = false) {
+                    maximumRecordAgeMilliseconds: Int64? = nil, bisectOnError: Bool = false, reportBatchItemFailures: Bool = false,
+                    windowMilliseconds: Int64? = nil) {
             self.batchSize = batchSize
             self.batchingWindowMilliseconds = batchingWindowMilliseconds
             self.maximumRetryAttempts = maximumRetryAttempts
             self.maximumRecordAgeMilliseconds = maximumRecordAgeMilliseconds
             self.bisectOnError = bisectOnError
             self.reportBatchItemFailures = reportBatchItemFailures
+            self.windowMilliseconds = windowMilliseconds
         }
     }
 
@@ -46,6 +50,12 @@ public struct ShardProcessor: Sendable {
         /// The last failure's `functionError` ("Handled", "Unhandled"; nil for a partial failure or
         /// an invalid response), for the on-failure record's `responseContext`.
         public var lastFunctionError: String?
+
+        public init(records: [StreamRecord], attempts: Int, lastFunctionError: String?) {
+            self.records = records
+            self.attempts = attempts
+            self.lastFunctionError = lastFunctionError
+        }
     }
 
     /// Records given up on, for the on-failure destination.
@@ -114,6 +124,12 @@ public struct ShardProcessor: Sendable {
 
     public var isBusy: Bool { inFlight != nil }
 
+    /// The arrival time of the next record to run (a retry's, else the oldest pending one): tumbling
+    /// windows close when it belongs to a later window.
+    public var nextArrivalMilliseconds: Int64? {
+        retries.first?.records.first?.arrivalMilliseconds ?? pending.first?.arrivalMilliseconds
+    }
+
     /// The records held for invocation, in order, for operators (the batch in flight first).
     public var outstanding: (inFlight: Batch?, retries: [Batch], pending: Int) { (inFlight, retries, pending.count) }
 
@@ -155,9 +171,12 @@ public struct ShardProcessor: Sendable {
         }
         guard !pending.isEmpty else { return .wait(untilMilliseconds: nil) }
         var count = 0, bytes = 0
+        let window = settings.windowMilliseconds.map { TumblingWindow.start(of: pending[0].arrivalMilliseconds, lengthMilliseconds: $0) }
         while count < min(settings.batchSize, pending.count) {
             let size = pending[count].data.count + pending[count].partitionKey.utf8.count
             if count > 0 && bytes + size > Settings.maximumBatchBytes { break }
+            if let window, let length = settings.windowMilliseconds,
+               TumblingWindow.start(of: pending[count].arrivalMilliseconds, lengthMilliseconds: length) != window { break }
             bytes += size
             count += 1
         }

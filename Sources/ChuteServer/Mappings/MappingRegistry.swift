@@ -120,10 +120,11 @@ public final class MappingRegistry: Sendable {
         }
     }
 
-    /// Tumbling windows are validated but not run yet: refused rather than silently ignored.
+    /// Tumbling windows keep one state per shard, so they run with one batch per shard at a time.
     static func checkSupported(_ settings: EventSourceMappingSettings) throws {
-        if settings.tumblingWindowSeconds > 0 {
-            throw ServiceError.invalidParameter("TumblingWindowInSeconds \(settings.tumblingWindowSeconds) is not supported by this Chute host yet: use 0")
+        if settings.tumblingWindowSeconds > 0, settings.parallelizationFactor > 1 {
+            throw ServiceError.invalidParameter(
+                "TumblingWindowInSeconds needs ParallelizationFactor 1: a window's state is carried from batch to batch of its shard")
         }
     }
 

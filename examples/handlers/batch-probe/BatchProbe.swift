@@ -7,8 +7,11 @@
 //   {"fail": "crash"}                abort the process (Unhandled; use process isolation)
 //   {"partial": true}                report this record in batchItemFailures
 //   {"respond": "TEXT"}              answer exactly TEXT (invalid responses)
+//   {"nostate": true}                under a tumbling window, answer without `state` (a failure)
 //
 // Anything else is processed; the answer is {"batchItemFailures":[...]} listing partial records.
+// Under a tumbling window the answer also carries the state: {"records": N, "log": PATH}, the
+// records counted so far in the window, so the final invocation (which has no records) logs too.
 import ChuteHandler
 import Foundation
 
@@ -17,6 +20,7 @@ private struct Instruction: Decodable {
     var fail: String?
     var partial: Bool?
     var respond: String?
+    var nostate: Bool?
 }
 
 /// A record's identifier for batchItemFailures and its text.
@@ -41,12 +45,16 @@ public func chuteSwiftMain() {
         var respond: String?
         var failure: String?
         var logs = Set<String>()
+        let state = event["state"] as? [String: Any]
+        if let path = state?["log"] as? String { logs.insert(path) }
+        var nostate = false
         for (id, text) in records(of: event) {
             guard let instruction = try? JSONDecoder().decode(Instruction.self, from: text) else { continue }
             if let path = instruction.log { logs.insert(path) }
             if instruction.partial == true { partial.append(id) }
             if let text = instruction.respond { respond = text }
             if let kind = instruction.fail { failure = failure ?? kind }
+            if instruction.nostate == true { nostate = true }
         }
         for path in logs {
             var line = Data(bytes)
@@ -66,6 +74,9 @@ public func chuteSwiftMain() {
         }
         if let respond { return Array(respond.utf8) }
         let failures = partial.map { #"{"itemIdentifier":"\#($0)"}"# }.joined(separator: ",")
-        return Array(#"{"batchItemFailures":[\#(failures)]}"#.utf8)
+        guard event["window"] != nil, !nostate else { return Array(#"{"batchItemFailures":[\#(failures)]}"#.utf8) }
+        let counted = (state?["records"] as? Int ?? 0) + records(of: event).count
+        let log = logs.first.map { #","log":"\#($0)""# } ?? ""
+        return Array(#"{"state":{"records":\#(counted)\#(log)},"batchItemFailures":[\#(failures)]}"#.utf8)
     }
 }
