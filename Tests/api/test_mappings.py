@@ -221,6 +221,34 @@ class MappingTests(unittest.TestCase):
         listed = subprocess.run([CHUTE, "mappings", "list", "--data-dir", self.host.data_dir], capture_output=True, text=True, timeout=30).stdout
         self.assertIn(f"checkpoint: {put[2]['SequenceNumber']}", listed)
 
+    def test_filters_drop_records_before_batching_and_at_timestamp_starts_where_it_says(self):
+        self.kinesis.create_stream(StreamName="filtered", ShardCount=1)
+        self.kinesis.put_record(StreamName="filtered", PartitionKey="k", Data=self.data(kind="keep", n=0))
+        time.sleep(1.05 - time.time() % 1)  # into the next second: boto3 sends whole seconds
+        since = int(time.time())
+        self.kinesis.put_records(StreamName="filtered", Records=[
+            {"PartitionKey": "k", "Data": self.data(kind="keep", n=1)},
+            {"PartitionKey": "k", "Data": self.data(kind="drop", n=2)},
+            {"PartitionKey": "k", "Data": b"not json"},
+            {"PartitionKey": "k", "Data": self.data(kind="keep", n=4)},
+        ])
+        uuid = self.lam.create_event_source_mapping(
+            FunctionName="probe", EventSourceArn=f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/filtered", StartingPosition="AT_TIMESTAMP",
+            StartingPositionTimestamp=since, BatchSize=10,
+            FilterCriteria={"Filters": [{"Pattern": json.dumps({"data": {"kind": ["keep"]}})}]})["UUID"]
+        self.assertEqual(self.lam.get_event_source_mapping(UUID=uuid)["FilterCriteria"],
+                         {"Filters": [{"Pattern": json.dumps({"data": {"kind": ["keep"]}})}]})
+        wait_for(lambda: self.events(), what="a batch")
+        time.sleep(0.5)
+        batches = [[json.loads(base64.b64decode(r["kinesis"]["data"]))["n"] for r in e["Records"]] for e in self.events()]
+        self.assertEqual(batches, [[1, 4]])  # n=0 is before the timestamp; the rest matched no filter
+        # The checkpoint passed the filtered records too, and the mapping's metrics are exported.
+        wait_for(lambda: self.status()[0]["shards"][0]["checkpoint"] == self.status()[0]["shards"][0]["readThrough"], what="the checkpoint")
+        with urllib.request.urlopen(self.host.url + "/metrics") as response:
+            metrics = response.read().decode()
+        self.assertRegex(metrics, rf'EventSourceMappingRecordsProcessed\{{[^}}]*EventSourceMappingUUID="{uuid}"[^}}]*\}} 2')
+        self.assertIn("IteratorAge", metrics)
+
     def test_a_tumbling_window_carries_state_between_batches_and_ends_with_a_final_invocation(self):
         self.kinesis.create_stream(StreamName="windows", ShardCount=1)
         self.kinesis.create_stream(StreamName="stateless", ShardCount=1)
