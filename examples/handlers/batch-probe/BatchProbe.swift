@@ -14,6 +14,7 @@
 // records counted so far in the window, so the final invocation (which has no records) logs too.
 import ChuteHandler
 import Foundation
+import Glibc
 
 private struct Instruction: Decodable {
     var log: String?
@@ -57,14 +58,12 @@ public func chuteSwiftMain() {
             if instruction.nostate == true { nostate = true }
         }
         for path in logs {
-            var line = Data(bytes)
-            line.append(0x0A)
-            if let handle = FileHandle(forWritingAtPath: path) ?? (FileManager.default.createFile(atPath: path, contents: nil)
-                ? FileHandle(forWritingAtPath: path) : nil) {
-                handle.seekToEndOfFile()
-                handle.write(line)
-                handle.closeFile()
-            }
+            // O_APPEND: one write per line, so instances in several worker processes never overwrite each other.
+            let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            guard descriptor >= 0 else { continue }
+            let line = bytes + [0x0A]
+            _ = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            close(descriptor)
         }
         context.log("batch of \(records(of: event).count) records, attempt \(context.attempt)")
         switch failure {
