@@ -314,6 +314,18 @@ class MappingTests(unittest.TestCase):
         attributes = sqs.get_queue_attributes(QueueUrl=jobs, AttributeNames=["All"])["Attributes"]
         self.assertEqual((attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]), ("0", "0"))
 
+    def test_queue_batches_stay_under_six_megabytes(self):
+        sqs = self.sqs
+        big = sqs.create_queue(QueueName="big")["QueueUrl"]
+        for n in range(8):
+            sqs.send_message(QueueUrl=big, MessageBody=json.dumps({"log": self.log, "n": n, "pad": "x" * 1_000_000}))
+        self.lam.create_event_source_mapping(FunctionName="probe", EventSourceArn=f"arn:aws:sqs:us-east-1:{ACCOUNT}:big",
+                                             BatchSize=100, MaximumBatchingWindowInSeconds=1)
+        wait_for(lambda: sum(len(e["Records"]) for e in self.events()) >= 8, what="eight large messages")
+        sizes = [len(e["Records"]) for e in self.events()]
+        self.assertEqual(sum(sizes), 8)
+        self.assertTrue(all(size <= 6 for size in sizes), sizes)  # 6 of about 1 MB fit under 6 MB; a seventh does not
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -71,16 +71,35 @@ final class QueueMappingRunner: Sendable {
         }
     }
 
-    /// Receives up to a batch, waiting up to the batching window for it to fill.
+    /// A batch's messages stay under Lambda's 6 MB invocation payload.
+    static let maximumBatchBytes = 6 * 1_048_576
+
+    /// Receives up to a batch, waiting up to the batching window for it to fill. Messages past
+    /// 6 MB are handed back to the queue at once, for the next batch.
     private func gather() async throws -> [ReceivedMessage] {
         let settings = mapping.settings
         let deadline = context.clock() + Int64(settings.maximumBatchingWindowSeconds) * 1000
         var messages: [ReceivedMessage] = []
-        while messages.count < settings.batchSize {
-            messages += try await context.store.receive(from: queueName, limit: settings.batchSize - messages.count, visibilityMilliseconds: nil,
-                                                        now: context.clock())
+        var bytes = 0
+        while messages.count < settings.batchSize && bytes < Self.maximumBatchBytes {
+            let limit = min(settings.batchSize - messages.count, 100)
+            let received = try await context.store.receive(from: queueName, limit: limit, visibilityMilliseconds: nil, now: context.clock())
+            var full = false
+            for message in received {
+                let size = message.message.body.count + 512  // the body and its record's other fields
+                if full || (!messages.isEmpty && bytes + size > Self.maximumBatchBytes) {
+                    full = true
+                    _ = try? await context.store.changeVisibility(in: queueName, receiptHandle: message.receiptHandle, visibilityMilliseconds: 0,
+                                                                  now: context.clock())
+                    continue
+                }
+                messages.append(message)
+                bytes += size
+            }
+            if full { break }
+            if received.count == limit { continue }  // a full receive: more may be waiting
             let now = context.clock()
-            if messages.isEmpty || messages.count >= settings.batchSize || now >= deadline || Task.isCancelled { break }
+            if messages.isEmpty || now >= deadline || Task.isCancelled { break }
             await signal.sleep(milliseconds: min(50, deadline - now))
         }
         return messages
