@@ -43,3 +43,19 @@ enum AWSResponse {
              status: .init(code: error.statusCode), headers: [errorTypeHeader: error.type])
     }
 }
+
+/// Lambda's REST-JSON APIs: a thrown `ServiceError` is answered as Lambda's error, anything else
+/// as a 500 `ServiceException`.
+protocol RESTJSONResponder {}
+
+extension RESTJSONResponder {
+    func respond(_ body: () async throws -> Response) async -> Response {
+        do {
+            return try await body()
+        } catch let error as ServiceError {
+            return AWSResponse.restError(error)
+        } catch {
+            return AWSResponse.restError(ServiceError(type: "ServiceException", message: "\(error)", statusCode: 500))
+        }
+    }
+}

@@ -16,40 +16,29 @@ struct EventBridgeAPI: Sendable {
     let clock: @Sendable () -> Int64
     static let namespace = "com.amazonaws.events"
 
+    static let json = JSONProtocol(
+        namespace: namespace, contentType: "application/x-amz-json-1.1", internalErrorType: "InternalException", bodyLimit: 1_048_576,
+        tooLarge: ServiceError(type: "ValidationException", message: "The request is larger than 1 MB (PutEvents takes at most 1 MB per call)"))
+
     func handle(_ request: Request, operation: Substring) async -> Response {
-        do {
-            var request = request
-            let body: ByteBuffer
-            do {
-                body = try await request.collectBody(upTo: 1_048_576)
-            } catch {
-                throw ServiceError(type: "ValidationException", message: "The request is larger than 1 MB (PutEvents takes at most 1 MB per call)")
-            }
-            let fields = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
-            let output: [String: Any]
+        await Self.json.respond(to: request) { fields in
             switch operation {
-            case "CreateEventBus": output = try await createEventBus(fields)
-            case "DeleteEventBus": output = try await deleteEventBus(fields)
-            case "ListEventBuses": output = listEventBuses(fields)
-            case "DescribeEventBus": output = try describeEventBus(fields)
-            case "PutRule": output = try await putRule(fields)
-            case "DeleteRule": output = try await deleteRule(fields)
-            case "DescribeRule": output = try describeRule(fields)
-            case "ListRules": output = try listRules(fields)
-            case "PutTargets": output = try await putTargets(fields)
-            case "RemoveTargets": output = try await removeTargets(fields)
-            case "ListTargetsByRule": output = try listTargets(fields)
-            case "PutEvents": output = try await putEvents(fields)
-            case "TestEventPattern": output = try testEventPattern(fields)
+            case "CreateEventBus": return try await createEventBus(fields)
+            case "DeleteEventBus": return try await deleteEventBus(fields)
+            case "ListEventBuses": return listEventBuses(fields)
+            case "DescribeEventBus": return try describeEventBus(fields)
+            case "PutRule": return try await putRule(fields)
+            case "DeleteRule": return try await deleteRule(fields)
+            case "DescribeRule": return try describeRule(fields)
+            case "ListRules": return try listRules(fields)
+            case "PutTargets": return try await putTargets(fields)
+            case "RemoveTargets": return try await removeTargets(fields)
+            case "ListTargetsByRule": return try listTargets(fields)
+            case "PutEvents": return try await putEvents(fields)
+            case "TestEventPattern": return try testEventPattern(fields)
             default:
                 throw ServiceError(type: "UnknownOperationException", message: "The operation \(operation) is not supported by Chute's EventBridge API.")
             }
-            let data = try JSONSerialization.data(withJSONObject: output, options: [.sortedKeys])
-            return AWSResponse.bytes(Array(data), contentType: "application/x-amz-json-1.1")
-        } catch let error as ServiceError {
-            return AWSResponse.jsonProtocolError(error, namespace: Self.namespace)
-        } catch {
-            return AWSResponse.jsonProtocolError(ServiceError(type: "InternalException", message: "\(error)", statusCode: 500), namespace: Self.namespace)
         }
     }
 

@@ -19,37 +19,27 @@ struct KinesisAPI: Sendable {
     /// GetRecords answers with at most 10 MB of records, as Kinesis does.
     static let maximumGetRecordsBytes = 10 * 1_048_576
 
+    static let json = JSONProtocol(
+        namespace: namespace, contentType: "application/x-amz-json-1.1", internalErrorType: "InternalFailure",
+        bodyLimit: 6 * StreamWriter.maximumDataBytes,
+        tooLarge: ServiceError(type: "ValidationException", message: "The request is larger than \(6 * StreamWriter.maximumDataBytes) bytes"))
+
     func handle(_ request: Request, operation: Substring) async -> Response {
-        do {
-            var request = request
-            let body: ByteBuffer
-            do {
-                body = try await request.collectBody(upTo: 6 * StreamWriter.maximumDataBytes)
-            } catch {
-                throw ServiceError(type: "ValidationException", message: "The request is larger than \(6 * StreamWriter.maximumDataBytes) bytes")
-            }
-            let fields = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
-            let output: [String: Any]
+        await Self.json.respond(to: request) { fields in
             switch operation {
-            case "CreateStream": output = try await createStream(fields)
-            case "DeleteStream": output = try await deleteStream(fields)
-            case "ListStreams": output = try await listStreams(fields)
-            case "DescribeStream": output = try await describeStream(fields)
-            case "DescribeStreamSummary": output = try await describeStreamSummary(fields)
-            case "ListShards": output = try await listShards(fields)
-            case "PutRecord": output = try await putRecord(fields)
-            case "PutRecords": output = try await putRecords(fields)
-            case "GetShardIterator": output = try await getShardIterator(fields)
-            case "GetRecords": output = try await getRecords(fields)
+            case "CreateStream": return try await createStream(fields)
+            case "DeleteStream": return try await deleteStream(fields)
+            case "ListStreams": return try await listStreams(fields)
+            case "DescribeStream": return try await describeStream(fields)
+            case "DescribeStreamSummary": return try await describeStreamSummary(fields)
+            case "ListShards": return try await listShards(fields)
+            case "PutRecord": return try await putRecord(fields)
+            case "PutRecords": return try await putRecords(fields)
+            case "GetShardIterator": return try await getShardIterator(fields)
+            case "GetRecords": return try await getRecords(fields)
             default:
                 throw ServiceError(type: "UnknownOperationException", message: "The operation \(operation) is not supported by Chute's Kinesis API.")
             }
-            let data = try JSONSerialization.data(withJSONObject: output, options: [.sortedKeys])
-            return AWSResponse.bytes(Array(data), contentType: "application/x-amz-json-1.1")
-        } catch let error as ServiceError {
-            return AWSResponse.jsonProtocolError(error, namespace: Self.namespace)
-        } catch {
-            return AWSResponse.jsonProtocolError(ServiceError(type: "InternalFailure", message: "\(error)", statusCode: 500), namespace: Self.namespace)
         }
     }
 

@@ -9,7 +9,7 @@ import NIOCore
 
 /// Lambda's REST-JSON API over the host's functions: Invoke (sync, async, dry run), functions,
 /// and event invoke configs, in the shapes the aws CLI and boto3 expect.
-struct LambdaAPI: Sendable {
+struct LambdaAPI: RESTJSONResponder, Sendable {
     let registry: FunctionRegistry
     let manager: FunctionManager
     let dispatcher: AsyncDispatcher
@@ -69,16 +69,6 @@ struct LambdaAPI: Sendable {
                 try await manager.persist(name)
                 return AWSResponse.bytes([], status: .noContent)
             }
-        }
-    }
-
-    func respond(_ body: () async throws -> Response) async -> Response {
-        do {
-            return try await body()
-        } catch let error as ServiceError {
-            return AWSResponse.restError(error)
-        } catch {
-            return AWSResponse.restError(ServiceError(type: "ServiceException", message: "\(error)", statusCode: 500))
         }
     }
 

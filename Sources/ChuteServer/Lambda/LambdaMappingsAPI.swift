@@ -8,7 +8,7 @@ import NIOCore
 /// Lambda's event source mapping API (REST-JSON): Create (202, State `Creating`), Get, List,
 /// Update (202, State `Updating`), Delete (202, State `Deleting`), in the shapes boto3 and the aws
 /// CLI read.
-struct LambdaMappingsAPI: Sendable {
+struct LambdaMappingsAPI: RESTJSONResponder, Sendable {
     let mappings: MappingRegistry
     let supervisor: MappingSupervisor
 
@@ -27,16 +27,6 @@ struct LambdaMappingsAPI: Sendable {
                 let deleted = try await mappings.delete(try mapping(context).uuid)
                 return try configurationResponse(deleted, state: "Deleting", status: .accepted)
             }
-        }
-    }
-
-    private func respond(_ body: () async throws -> Response) async -> Response {
-        do {
-            return try await body()
-        } catch let error as ServiceError {
-            return AWSResponse.restError(error)
-        } catch {
-            return AWSResponse.restError(ServiceError(type: "ServiceException", message: "\(error)", statusCode: 500))
         }
     }
 

@@ -18,46 +18,35 @@ struct SQSAPI: Sendable {
     /// SQS's message size limit (1 MiB since 2025).
     static let maximumMessageBytes = 1_048_576
 
+    /// A batch of ten largest messages, JSON-escaped, fits in three times their size.
+    static let json = JSONProtocol(namespace: namespace, contentType: "application/x-amz-json-1.0", internalErrorType: "InternalError",
+                                   bodyLimit: 3 * maximumMessageBytes + 64 * 1024, tooLarge: tooLarge(maximumMessageBytes))
+
     func handle(_ request: Request) async -> Response {
-        do {
-            guard let target = request.headers[AWSResponse.targetHeader], target.hasPrefix("AmazonSQS.") else {
-                throw ServiceError(type: "UnknownOperationException", message: "expected an X-Amz-Target header of AmazonSQS.OPERATION")
-            }
-            var request = request
-            let body: ByteBuffer
-            do {
-                // A batch of ten largest messages, JSON-escaped, fits in three times their size.
-                body = try await request.collectBody(upTo: 3 * Self.maximumMessageBytes + 64 * 1024)
-            } catch {
-                throw Self.tooLarge(Self.maximumMessageBytes)
-            }
-            let input = SQSInput((try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:])
-            let baseURL = "http://\(request.head.authority ?? "127.0.0.1")/\(accountID)/"
-            let output: [String: Any]
+        guard let target = request.headers[AWSResponse.targetHeader], target.hasPrefix("AmazonSQS.") else {
+            return Self.json.error(ServiceError(type: "UnknownOperationException", message: "expected an X-Amz-Target header of AmazonSQS.OPERATION"))
+        }
+        let baseURL = "http://\(request.head.authority ?? "127.0.0.1")/\(accountID)/"
+        return await Self.json.respond(to: request) { fields in
+            let input = SQSInput(fields)
             switch target.dropFirst("AmazonSQS.".count) {
-            case "CreateQueue": output = try await createQueue(input, baseURL: baseURL)
-            case "GetQueueUrl": output = try await getQueueURL(input, baseURL: baseURL)
-            case "ListQueues": output = try await listQueues(input, baseURL: baseURL)
-            case "DeleteQueue": output = try await deleteQueue(input)
-            case "GetQueueAttributes": output = try await getQueueAttributes(input)
-            case "SetQueueAttributes": output = try await setQueueAttributes(input)
-            case "PurgeQueue": output = try await purgeQueue(input)
-            case "SendMessage": output = try await sendMessage(input)
-            case "SendMessageBatch": output = try await sendMessageBatch(input)
-            case "ReceiveMessage": output = try await receiveMessage(input)
-            case "DeleteMessage": output = try await deleteMessage(input)
-            case "DeleteMessageBatch": output = try await deleteMessageBatch(input)
-            case "ChangeMessageVisibility": output = try await changeMessageVisibility(input)
-            case "ChangeMessageVisibilityBatch": output = try await changeMessageVisibilityBatch(input)
+            case "CreateQueue": return try await createQueue(input, baseURL: baseURL)
+            case "GetQueueUrl": return try await getQueueURL(input, baseURL: baseURL)
+            case "ListQueues": return try await listQueues(input, baseURL: baseURL)
+            case "DeleteQueue": return try await deleteQueue(input)
+            case "GetQueueAttributes": return try await getQueueAttributes(input)
+            case "SetQueueAttributes": return try await setQueueAttributes(input)
+            case "PurgeQueue": return try await purgeQueue(input)
+            case "SendMessage": return try await sendMessage(input)
+            case "SendMessageBatch": return try await sendMessageBatch(input)
+            case "ReceiveMessage": return try await receiveMessage(input)
+            case "DeleteMessage": return try await deleteMessage(input)
+            case "DeleteMessageBatch": return try await deleteMessageBatch(input)
+            case "ChangeMessageVisibility": return try await changeMessageVisibility(input)
+            case "ChangeMessageVisibilityBatch": return try await changeMessageVisibilityBatch(input)
             case let operation:
                 throw ServiceError(type: "InvalidAction", message: "The action \(operation) is not valid for this endpoint.")
             }
-            let data = try JSONSerialization.data(withJSONObject: output, options: [.sortedKeys])
-            return AWSResponse.bytes(Array(data), contentType: "application/x-amz-json-1.0")
-        } catch let error as ServiceError {
-            return AWSResponse.jsonProtocolError(error, namespace: Self.namespace)
-        } catch {
-            return AWSResponse.jsonProtocolError(ServiceError(type: "InternalError", message: "\(error)", statusCode: 500), namespace: Self.namespace)
         }
     }
 
