@@ -72,6 +72,7 @@ struct StreamShardWorker: Sendable {
         }
         var committed = lease.checkpoint ?? 0
         var lastCommit: Int64 = 0
+        var lastPublished: Int64 = 0
         var plan = DeliveryPlan()
         var busy = Set<Int>()
         var notBefore = [Int64](repeating: 0, count: lanes.lanes.count)
@@ -220,8 +221,12 @@ struct StreamShardWorker: Sendable {
                 committed = checkpoint
                 lastCommit = now
             }
-            handle.publish(ShardStatus(shardID: shardID, checkpoint: committed == 0 && lease.checkpoint == nil ? nil : committed,
-                                       lanes: lanes, iteratorAge: iteratorAge))
+            // The status is for operators: made when the shard goes idle or every 100 ms, not per batch.
+            if busy.isEmpty || now - lastPublished >= 100 {
+                handle.publish(ShardStatus(shardID: shardID, checkpoint: committed == 0 && lease.checkpoint == nil ? nil : committed,
+                                           lanes: lanes, iteratorAge: iteratorAge))
+                lastPublished = now
+            }
 
             if inbox.hasResults { continue }
             if stopping {
