@@ -6,7 +6,7 @@
 //     <- ChuteABI (the only dlopen / libffi / unsafe-pointer code)
 //       <- ChuteWorkers (thread and process isolation, timeouts, pools)
 //         <- ChuteHost (configuration files, function registry)
-//   ChuteCore <- ChuteStore (durable events and queues: SQLite, later PostgreSQL)
+//   ChuteCore <- ChuteStore (durable events and queues: SQLite, or PostgreSQL for several hosts)
 //   ChuteStore + ChuteWorkers <- ChuteAsync (the asynchronous pipeline)
 //           <- chute (command line)
 import PackageDescription
@@ -60,6 +60,9 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+        .systemLibrary(
+            name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]),
 
         // MARK: Layers
         .target(name: "ChuteCore", swiftSettings: strictSwift),
@@ -74,8 +77,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift),
-        // Durable stores behind one protocol: SQLite now, PostgreSQL later.
-        .target(name: "ChuteStore", dependencies: ["ChuteCore", "CSQLite"], swiftSettings: strictSwift),
+        // Durable stores behind one protocol: SQLite for one host, PostgreSQL for several.
+        .target(name: "ChuteStore", dependencies: ["ChuteCore", "CSQLite", "CLibPQ"], swiftSettings: strictSwift),
         // The asynchronous invocation pipeline: dispatcher, retries, routing to destinations.
         .target(
             name: "ChuteAsync",

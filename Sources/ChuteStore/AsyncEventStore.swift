@@ -23,6 +23,10 @@ public protocol AsyncEventStore: Sendable {
     /// claim and starve the others).
     func claim(owner: String, now: Int64, limit: Int, leaseMilliseconds: Int64, excluding: Set<String>) async throws -> [AsyncEvent]
 
+    /// Extends every unexpired lease `owner` holds on events to `now + leaseMilliseconds`: a live
+    /// host's heartbeat, so that leases can be short and a dead host's events run again soon.
+    func renewLeases(owner: String, now: Int64, leaseMilliseconds: Int64) async throws
+
     /// Gives back leases `owner` holds on events it will not run (a host shutting down with
     /// claimed events not yet started): they are due again at once, for any host.
     func release(_ requestIDs: [String], owner: String) async throws
@@ -97,6 +101,10 @@ public struct EventLease: Sendable, Hashable {
 }
 
 extension AsyncEventStore {
+    /// A store whose leases end with its one host's process (SQLite releases them on reopening)
+    /// has nothing to renew.
+    public func renewLeases(owner: String, now: Int64, leaseMilliseconds: Int64) async throws {}
+
     /// Stores events for any host to claim.
     public func accept(_ events: [AsyncEvent]) async throws {
         try await accept(events, lease: nil)
@@ -306,5 +314,11 @@ public struct UndeliverableRecord: Sendable, Hashable {
 /// A store that cannot do what it was asked (I/O, corruption, misuse); never a function outcome.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public var description: String
-    public init(_ description: String) { self.description = description }
+    /// PostgreSQL's SQLSTATE when the server refused the statement (40001 and 40P01 are worth a retry).
+    public var sqlState: String?
+
+    public init(_ description: String, sqlState: String? = nil) {
+        self.description = description
+        self.sqlState = sqlState
+    }
 }

@@ -7,6 +7,10 @@ public protocol ShardLeaseStore: Sendable {
     /// until `now + leaseMilliseconds`; returns every lease `owner` holds on the mapping.
     func acquireShardLeases(mapping: String, shards: [String], owner: String, limit: Int, now: Int64,
                             leaseMilliseconds: Int64) async throws -> [ShardLease]
+    /// Takes `lease` from its holder (balancing shards across hosts, as the KCL steals leases) when
+    /// its counter is still the one given; false when it moved meanwhile. The holder's next
+    /// commit fails, and it stops processing the shard.
+    func takeShardLease(_ lease: ShardLease, owner: String, now: Int64, leaseMilliseconds: Int64) async throws -> Bool
     /// Stores the shard's checkpoint and renews the lease, with the plan's deliveries (the
     /// on-failure records of discarded records) in the same transaction. False, and nothing
     /// written, when `owner` no longer holds `lease` (it expired, or was freed and taken again:

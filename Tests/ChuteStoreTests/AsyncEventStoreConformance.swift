@@ -2,18 +2,17 @@ import ChuteCore
 import ChuteStore
 import Testing
 
-/// What every `AsyncEventStore` must do. SQLite runs it now; the PostgreSQL store will run the
-/// same checks against a real server.
-struct AsyncEventStoreConformance {
-    let makeStore: @Sendable () async throws -> any HostStore
+/// What every host store must do, run against each store: SQLite in a fresh file, PostgreSQL in a
+/// fresh schema of the test cluster (`StoreKind`).
+@Suite struct AsyncEventStoreConformance {
     let t0: Int64 = 1_700_000_000_000
 
     func event(_ id: String, at time: Int64? = nil) -> AsyncEvent {
         AsyncEvent(requestID: id, functionName: "f", payload: Array(#"{"id":"\#(id)"}"#.utf8), receivedAtMilliseconds: time ?? t0)
     }
 
-    func claimsAreLeasedAndTakenOverAfterExpiry() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func claimsAreLeasedAndTakenOverAfterExpiry(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         try await store.accept([event("a"), event("b"), event("c")])
         let first = try await store.claim(owner: "host-1", now: t0, limit: 10, leaseMilliseconds: 30_000)
         #expect(Set(first.map(\.requestID)) == ["a", "b", "c"])
@@ -28,8 +27,8 @@ struct AsyncEventStoreConformance {
         #expect(try await store.settle([Settlement(event: takenOver[0], owner: "host-2", outcome: .finished(FinishedEvent(condition: .success, record: "{}")))], now: t0).applied == 1)
     }
 
-    func claimsCanSkipFunctionsAndGiveLeasesBack() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func claimsCanSkipFunctionsAndGiveLeasesBack(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         let other = AsyncEvent(requestID: "g1", functionName: "g", payload: Array("{}".utf8), receivedAtMilliseconds: t0)
         try await store.accept([event("f1"), other, event("f2")])
         let skipping = try await store.claim(owner: "host-1", now: t0, limit: 10, leaseMilliseconds: 60_000, excluding: ["f"])
@@ -43,8 +42,8 @@ struct AsyncEventStoreConformance {
         #expect(Set(again.map(\.requestID)) == ["f1", "g1"])
     }
 
-    func claimsTakeTheOldestDueEventsAcrossFunctionsAndSkipALeftOutBacklog() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func claimsTakeTheOldestDueEventsAcrossFunctionsAndSkipALeftOutBacklog(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         func due(_ id: String, _ function: String, _ offset: Int64) -> AsyncEvent {
             var event = AsyncEvent(requestID: id, functionName: function, payload: Array("{}".utf8), receivedAtMilliseconds: t0)
             event.dueAtMilliseconds = t0 + offset
@@ -60,8 +59,8 @@ struct AsyncEventStoreConformance {
         #expect(try await store.claim(owner: "h", now: t0 + 100, limit: 10, leaseMilliseconds: 10_000).count == 10)
     }
 
-    func claimsTakePartOfALargeAcceptAndPartOfItCanBeGivenBack() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func claimsTakePartOfALargeAcceptAndPartOfItCanBeGivenBack(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         try await store.accept((0..<10).map { event("e\($0)") })
         let first = try await store.claim(owner: "h1", now: t0, limit: 3, leaseMilliseconds: 60_000)
         #expect(Set(first.map(\.requestID)) == ["e0", "e1", "e2"])
@@ -79,8 +78,8 @@ struct AsyncEventStoreConformance {
         #expect(try await store.claim(owner: "h3", now: t0 + 120_000, limit: 100, leaseMilliseconds: 60_000).count == 9)
     }
 
-    func recordsDeliveredBySettlesAreCountedReceivedAndAgedOutLikeSentMessages() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func recordsDeliveredBySettlesAreCountedReceivedAndAgedOutLikeSentMessages(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         var attributes = QueueAttributes()
         attributes.messageRetentionSeconds = 600
         try await store.createQueue("records", attributes: attributes, now: t0)
@@ -120,8 +119,8 @@ struct AsyncEventStoreConformance {
         #expect(try await store.queue("records", now: t0 + 600_001)?.inFlightMessages == 0)
     }
 
-    func eventsAcceptedWithALeaseAreHeldByItsOwner() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func eventsAcceptedWithALeaseAreHeldByItsOwner(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         try await store.accept([event("before")])
         let lease = EventLease(owner: "host-1", untilMilliseconds: t0 + 30_000)
         let stored = try await store.accept([event("l1"), event("l2"), event("before")], lease: lease)
@@ -134,8 +133,8 @@ struct AsyncEventStoreConformance {
         #expect(try await store.claim(owner: "host-2", now: t0 + 30_001, limit: 10, leaseMilliseconds: 30_000).map(\.requestID) == ["l2"])
     }
 
-    func receivedMessagesCanBeDeletedFromALongQueue() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func receivedMessagesCanBeDeletedFromALongQueue(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         try await store.createQueue("long")
         try await store.send((0..<500).map { QueueMessage(body: Array("m\($0)".utf8)) }, to: "long", now: t0)
         let received = try await store.receive(from: "long", limit: 10, visibilityMilliseconds: 30_000, now: t0)
@@ -147,15 +146,15 @@ struct AsyncEventStoreConformance {
         #expect(counts.delayedMessages == 0)
     }
 
-    func acceptingTheSameRequestTwiceKeepsOne() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func acceptingTheSameRequestTwiceKeepsOne(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         try await store.accept([event("dup")])
         try await store.accept([event("dup")])
         #expect(try await store.claim(owner: "h", now: t0, limit: 10, leaseMilliseconds: 1_000).count == 1)
     }
 
-    func aRescheduledEventKeepsItsHistory() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func aRescheduledEventKeepsItsHistory(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         try await store.accept([event("r")])
         var claimed = try #require(try await store.claim(owner: "h", now: t0, limit: 1, leaseMilliseconds: 10_000).first)
         let failure = AttemptFailure(kind: .unhandled, error: FunctionError(errorType: "Sandbox.Timedout", errorMessage: "late", stackTrace: ["a", "b"]))
@@ -170,8 +169,8 @@ struct AsyncEventStoreConformance {
         #expect(again.payload == claimed.payload)
     }
 
-    func aFinishedFailureWritesItsRecordsAtomically() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func aFinishedFailureWritesItsRecordsAtomically(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         try await store.createQueue("on-failure")
         try await store.createQueue("dlq")
         try await store.accept([event("x")])
@@ -203,8 +202,8 @@ struct AsyncEventStoreConformance {
         #expect(try await store.claim(owner: "h", now: t0 + 1_000_000, limit: 10, leaseMilliseconds: 1).isEmpty)
     }
 
-    func failedEventsCanBeRedrivenWithTheirRequestIDs() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func failedEventsCanBeRedrivenWithTheirRequestIDs(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         try await store.accept([event("f1"), event("f2")])
         for claimed in try await store.claim(owner: "h", now: t0, limit: 2, leaseMilliseconds: 1_000) {
             var failed = claimed
@@ -223,8 +222,8 @@ struct AsyncEventStoreConformance {
         #expect(try await store.redrive(nil, now: t0 + 6) == ["f2"])
     }
 
-    func aRecordForAMissingQueueIsKeptNotDropped() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func aRecordForAMissingQueueIsKeptNotDropped(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         try await store.accept([event("m")])
         let claimed = try #require(try await store.claim(owner: "h", now: t0, limit: 1, leaseMilliseconds: 10_000).first)
         let finished = FinishedEvent(condition: .success, record: #"{"r":1}"#,
@@ -239,8 +238,8 @@ struct AsyncEventStoreConformance {
         #expect(kept[0].reason.contains("gone"))
     }
 
-    func freshEventsAreNotStuckBehindRetries() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func freshEventsAreNotStuckBehindRetries(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         try await store.accept((0..<40).map { event("old-\($0)", at: t0 - 3_600_000) })
         // Make every old event a due retry.
         let old = try await store.claim(owner: "h", now: t0, limit: 40, leaseMilliseconds: 10_000)
@@ -257,8 +256,8 @@ struct AsyncEventStoreConformance {
         #expect(claim.contains { $0.requestID.hasPrefix("old-") })
     }
 
-    func queuesHideReceivedMessagesUntilTheirVisibilityTimeout() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func queuesHideReceivedMessagesUntilTheirVisibilityTimeout(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         try await store.createQueue("q")
         try await store.send([QueueMessage(body: Array("one".utf8)), QueueMessage(body: Array("two".utf8))], to: "q", now: t0)
         let first = try await store.receive(from: "q", limit: 1, visibilityMilliseconds: 30_000, now: t0)
@@ -277,8 +276,8 @@ struct AsyncEventStoreConformance {
         await #expect(throws: StoreError.self) { try await store.send([QueueMessage(body: [])], to: "missing", now: t0) }
     }
 
-    func queueAttributesAreKeptAndCounted() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func queueAttributesAreKeptAndCounted(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         var attributes = QueueAttributes()
         attributes.visibilityTimeoutSeconds = 5
         attributes.delaySeconds = 10
@@ -310,8 +309,8 @@ struct AsyncEventStoreConformance {
         await #expect(throws: StoreError.self) { try await store.setQueueAttributes("missing", attributes, now: t0) }
     }
 
-    func messagesMoveToTheDeadLetterQueueAfterMaxReceiveCount() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func messagesMoveToTheDeadLetterQueueAfterMaxReceiveCount(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         try await store.createQueue("dead")
         var attributes = QueueAttributes()
         attributes.redrivePolicy = .init(deadLetterQueue: "dead", maxReceiveCount: 2)
@@ -330,8 +329,8 @@ struct AsyncEventStoreConformance {
         #expect(dead.first?.message.attributes.map(\.value) == ["1"])
     }
 
-    func messagesPastRetentionAreDropped() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func messagesPastRetentionAreDropped(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         var attributes = QueueAttributes()
         attributes.messageRetentionSeconds = 60
         try await store.createQueue("short", attributes: attributes, now: t0)
@@ -341,8 +340,8 @@ struct AsyncEventStoreConformance {
         #expect(try await store.receive(from: "short", limit: 10, visibilityMilliseconds: nil, now: t0 + 60_000).isEmpty)
     }
 
-    func visibilityCanBeChangedWhileInFlight() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func visibilityCanBeChangedWhileInFlight(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         try await store.createQueue("v")
         try await store.send([QueueMessage(body: [1])], to: "v", now: t0)
         let message = try #require(try await store.receive(from: "v", limit: 1, visibilityMilliseconds: 30_000, now: t0).first)
@@ -355,8 +354,8 @@ struct AsyncEventStoreConformance {
         #expect(try await store.receive(from: "v", limit: 1, visibilityMilliseconds: 30_000, now: t0 + 120_003).count == 1)
     }
 
-    func anOversizedRecordIsKeptAsUndeliverable() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func anOversizedRecordIsKeptAsUndeliverable(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         var attributes = QueueAttributes()
         attributes.maximumMessageBytes = 1_024
         try await store.createQueue("small", attributes: attributes, now: t0)
@@ -372,8 +371,8 @@ struct AsyncEventStoreConformance {
         #expect(try await store.receive(from: "small", limit: 10, visibilityMilliseconds: nil, now: t0).isEmpty)
     }
 
-    func functionDefinitionsAreKeptWithTheirCode() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func functionDefinitionsAreKeptWithTheirCode(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         try await store.saveFunction(name: "thumbs", definition: #"{"v":1}"#, code: [1, 2, 3], now: t0)
         try await store.saveFunction(name: "thumbs", definition: #"{"v":2}"#, code: nil, now: t0 + 1)
         #expect(try await store.storedFunctions() == [StoredFunction(name: "thumbs", definition: #"{"v":2}"#, code: [1, 2, 3], modifiedAtMilliseconds: t0 + 1)])
@@ -384,8 +383,8 @@ struct AsyncEventStoreConformance {
         #expect(try await store.storedFunctions().isEmpty)
     }
 
-    func concurrentAcceptsAreAllDurable() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func concurrentAcceptsAreAllDurable(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<200 {
                 group.addTask { try await store.accept([event("c-\(index)")]) }
@@ -403,8 +402,8 @@ struct AsyncEventStoreConformance {
                      requestID: id, functionName: "f", origin: "test")
     }
 
-    func httpDeliveriesAreLeasedRetriedAndKeptWhenTheyRunOut() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func httpDeliveriesAreLeasedRetriedAndKeptWhenTheyRunOut(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         var plan = DeliveryPlan()
         plan.httpDeliveries = [post("a"), post("b", to: "http://127.0.0.1:9/slow"), post("c")]
         try await store.deliver(plan, now: t0)
@@ -439,8 +438,8 @@ struct AsyncEventStoreConformance {
         #expect(again.first?.attempts == 0)
     }
 
-    func aPlanIsWrittenInOneTransaction() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func aPlanIsWrittenInOneTransaction(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         try await store.createQueue("q")
         var plan = DeliveryPlan()
         plan.queueDeliveries = [QueueDelivery(queue: "q", message: QueueMessage(body: [1])), QueueDelivery(queue: "missing", message: QueueMessage(body: [2]))]
@@ -455,8 +454,8 @@ struct AsyncEventStoreConformance {
         #expect(Set(try await store.undeliverableRecords(limit: 10).map(\.destination)) == ["missing", "arn:aws:sns:us-east-1:0:gone"])
     }
 
-    func topicsAndBusesAreKept() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func topicsAndBusesAreKept(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         let topic = Topic(name: "t", arn: "arn:aws:sns:us-east-1:000000000000:t", subscriptions: [
             TopicSubscription(arn: "arn:aws:sns:us-east-1:000000000000:t:1", topicARN: "arn:aws:sns:us-east-1:000000000000:t", kind: .sqs,
                               endpoint: "arn:aws:sqs:us-east-1:000000000000:q", rawMessageDelivery: true, filterPolicy: #"{"a":["b"]}"#),
@@ -481,8 +480,8 @@ struct AsyncEventStoreConformance {
         StreamEntry(partitionKey: key, hashKey: map.startingHashKey(shard), data: Array(data.utf8))
     }
 
-    func streamsKeepShardOrderAndAreReadFromAnyPosition() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func streamsKeepShardOrderAndAreReadFromAnyPosition(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         let created = try #require(try await store.createStream("clicks", shardCount: 2, retentionHours: 24, now: t0))
         #expect(try await store.createStream("clicks", shardCount: 3, retentionHours: 24, now: t0) == nil)
         let map = created.shardMap
@@ -510,8 +509,8 @@ struct AsyncEventStoreConformance {
         #expect(try await store.stream("clicks") == nil)
     }
 
-    func streamRecordsPastRetentionAreNotReadAndAreDropped() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func streamRecordsPastRetentionAreNotReadAndAreDropped(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         let map = try #require(try await store.createStream("short", shardCount: 1, retentionHours: 24, now: t0)).shardMap
         try await store.putRecords([entry("k", 0, of: map, "old")], to: "short", now: t0)
         let day: Int64 = 86_400_000
@@ -527,8 +526,8 @@ struct AsyncEventStoreConformance {
 
     // MARK: Shard leases
 
-    func shardLeasesAreTakenOverAfterExpiryAndCheckpointsCommitWithTheirRecords() async throws {
-        let store = try await makeStore()
+    @Test(arguments: StoreKind.all) func shardLeasesAreTakenOverAfterExpiryAndCheckpointsCommitWithTheirRecords(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
         try await store.createQueue("failures")
         let shards = ["shardId-000000000000", "shardId-000000000001"]
         let first = try await store.acquireShardLeases(mapping: "m", shards: shards, owner: "a", limit: 10, now: t0, leaseMilliseconds: 10_000)

@@ -9,48 +9,6 @@ import Testing
         Fixtures.scratch + "/store-\(RequestID.make()).sqlite"
     }
 
-    let conformance = AsyncEventStoreConformance { try SQLiteAsyncEventStore(path: SQLiteAsyncEventStoreTests.freshPath()) }
-
-    @Test func claimsAreLeasedAndTakenOverAfterExpiry() async throws { try await conformance.claimsAreLeasedAndTakenOverAfterExpiry() }
-    @Test func claimsCanSkipFunctionsAndGiveLeasesBack() async throws { try await conformance.claimsCanSkipFunctionsAndGiveLeasesBack() }
-    @Test func claimsTakeTheOldestDueEventsAcrossFunctionsAndSkipALeftOutBacklog() async throws {
-        try await conformance.claimsTakeTheOldestDueEventsAcrossFunctionsAndSkipALeftOutBacklog()
-    }
-    @Test func eventsAcceptedWithALeaseAreHeldByItsOwner() async throws { try await conformance.eventsAcceptedWithALeaseAreHeldByItsOwner() }
-    @Test func receivedMessagesCanBeDeletedFromALongQueue() async throws { try await conformance.receivedMessagesCanBeDeletedFromALongQueue() }
-    @Test func acceptingTheSameRequestTwiceKeepsOne() async throws { try await conformance.acceptingTheSameRequestTwiceKeepsOne() }
-    @Test func aRescheduledEventKeepsItsHistory() async throws { try await conformance.aRescheduledEventKeepsItsHistory() }
-    @Test func aFinishedFailureWritesItsRecordsAtomically() async throws { try await conformance.aFinishedFailureWritesItsRecordsAtomically() }
-    @Test func failedEventsCanBeRedrivenWithTheirRequestIDs() async throws { try await conformance.failedEventsCanBeRedrivenWithTheirRequestIDs() }
-    @Test func aRecordForAMissingQueueIsKeptNotDropped() async throws { try await conformance.aRecordForAMissingQueueIsKeptNotDropped() }
-    @Test func freshEventsAreNotStuckBehindRetries() async throws { try await conformance.freshEventsAreNotStuckBehindRetries() }
-    @Test func queuesHideReceivedMessagesUntilTheirVisibilityTimeout() async throws {
-        try await conformance.queuesHideReceivedMessagesUntilTheirVisibilityTimeout()
-    }
-    @Test func queueAttributesAreKeptAndCounted() async throws { try await conformance.queueAttributesAreKeptAndCounted() }
-    @Test func messagesMoveToTheDeadLetterQueueAfterMaxReceiveCount() async throws {
-        try await conformance.messagesMoveToTheDeadLetterQueueAfterMaxReceiveCount()
-    }
-    @Test func messagesPastRetentionAreDropped() async throws { try await conformance.messagesPastRetentionAreDropped() }
-    @Test func visibilityCanBeChangedWhileInFlight() async throws { try await conformance.visibilityCanBeChangedWhileInFlight() }
-    @Test func anOversizedRecordIsKeptAsUndeliverable() async throws { try await conformance.anOversizedRecordIsKeptAsUndeliverable() }
-    @Test func functionDefinitionsAreKeptWithTheirCode() async throws { try await conformance.functionDefinitionsAreKeptWithTheirCode() }
-    @Test func concurrentAcceptsAreAllDurable() async throws { try await conformance.concurrentAcceptsAreAllDurable() }
-    @Test func httpDeliveriesAreLeasedRetriedAndKeptWhenTheyRunOut() async throws {
-        try await conformance.httpDeliveriesAreLeasedRetriedAndKeptWhenTheyRunOut()
-    }
-    @Test func aPlanIsWrittenInOneTransaction() async throws { try await conformance.aPlanIsWrittenInOneTransaction() }
-    @Test func topicsAndBusesAreKept() async throws { try await conformance.topicsAndBusesAreKept() }
-    @Test func streamsKeepShardOrderAndAreReadFromAnyPosition() async throws {
-        try await conformance.streamsKeepShardOrderAndAreReadFromAnyPosition()
-    }
-    @Test func shardLeasesAreTakenOverAfterExpiryAndCheckpointsCommitWithTheirRecords() async throws {
-        try await conformance.shardLeasesAreTakenOverAfterExpiryAndCheckpointsCommitWithTheirRecords()
-    }
-    @Test func streamRecordsPastRetentionAreNotReadAndAreDropped() async throws {
-        try await conformance.streamRecordsPastRetentionAreNotReadAndAreDropped()
-    }
-
     /// One host: reopening the file after the process died releases its leases, so in-flight
     /// events run again with their request ids.
     @Test func reopeningReleasesLeasesOfTheDeadProcess() async throws {
@@ -66,12 +24,6 @@ import Testing
         #expect(again.map(\.requestID) == ["inflight"])
     }
 
-    @Test func claimsTakePartOfALargeAcceptAndPartOfItCanBeGivenBack() async throws {
-        try await conformance.claimsTakePartOfALargeAcceptAndPartOfItCanBeGivenBack()
-    }
-    @Test func recordsDeliveredBySettlesAreCountedReceivedAndAgedOutLikeSentMessages() async throws {
-        try await conformance.recordsDeliveredBySettlesAreCountedReceivedAndAgedOutLikeSentMessages()
-    }
 
     /// Batch rows and message segments are rows like any other: after the process died, the
     /// reopened store knows which batched events are pending, and the records are there.

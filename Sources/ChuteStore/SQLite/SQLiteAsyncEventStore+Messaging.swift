@@ -37,12 +37,7 @@ extension SQLiteAsyncEventStore: MessagingDefinitionStore {
     }
 
     func saveDefinition(kind: String, arn: String, _ value: some Encodable & Sendable) async throws {
-        let text: String
-        do {
-            text = String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
-        } catch {
-            throw StoreError("cannot encode the \(kind) \(arn): \(error)")
-        }
+        let text = try DefinitionCoding.encode(value, kind: kind, arn: arn)
         try await perform { connection throws(StoreError) in
             try connection.run("INSERT OR REPLACE INTO messaging_definitions (kind, arn, definition) VALUES (?, ?, ?)",
                                [.text(kind), .text(arn), .text(text)])
@@ -63,13 +58,7 @@ extension SQLiteAsyncEventStore: MessagingDefinitionStore {
             }
             return texts
         }
-        return try texts.map { text in
-            do {
-                return try JSONDecoder().decode(T.self, from: Data(text.utf8))
-            } catch {
-                throw StoreError("a stored \(kind) cannot be read (\(error)): \(text.prefix(200))")
-            }
-        }
+        return try texts.map { text throws in try DefinitionCoding.decode(text, kind: kind) }
     }
 }
 

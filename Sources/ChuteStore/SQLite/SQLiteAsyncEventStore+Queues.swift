@@ -91,7 +91,7 @@ extension SQLiteAsyncEventStore {
                 """, [.integer(now + visibility), .integer(now), .text(queue), .integer(now), .integer(Int64(limit))]) { row in
                 received.append(ReceivedMessage(
                     messageID: row.text(0) ?? "", receiptHandle: row.text(1) ?? "",
-                    message: QueueMessage(body: row.blob(2), attributes: Self.decodeAttributes(row.text(3) ?? "{}")),
+                    message: QueueMessage(body: row.blob(2), attributes: MessageAttributeCoding.attributes(row.text(3) ?? "{}")),
                     receiveCount: Int(row.integer(4)), sentAtMilliseconds: row.integer(5), firstReceivedAtMilliseconds: row.integer(6),
                     sequence: row.integer(7)))
             }
@@ -141,7 +141,7 @@ extension SQLiteAsyncEventStore {
         }
         let delay = Int64(delivery.message.delaySeconds ?? attributes.delaySeconds) * 1000
         segments.append(SegmentMessage(id: RequestID.makeTimeOrdered(milliseconds: now), body: delivery.message.body,
-                                       attributes: attributesJSON(delivery.message.attributes)),
+                                       attributes: MessageAttributeCoding.json(delivery.message.attributes)),
                         queue: delivery.queue, visibleAt: now + delay)
         return nil
     }
@@ -152,17 +152,9 @@ extension SQLiteAsyncEventStore {
         let id = RequestID.makeTimeOrdered(milliseconds: now)
         try connection.run("""
             INSERT INTO queue_messages (queue, message_id, body, attributes, sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?)
-            """, [.text(queue), .text(id), .blob(message.body), .text(attributesJSON(message.attributes)), .integer(now),
+            """, [.text(queue), .text(id), .blob(message.body), .text(MessageAttributeCoding.json(message.attributes)), .integer(now),
                   .integer(now + Int64(delaySeconds) * 1000)])
         return id
-    }
-
-    /// Message attributes as a message row stores them.
-    private static func attributesJSON(_ attributes: [MessageAttribute]) -> String {
-        guard !attributes.isEmpty else { return "{}" }  // invocation records to destinations carry none
-        return JSONText.object(attributes.map {
-            ($0.name, JSONText.object([("DataType", JSONText.quote($0.dataType)), ("Value", JSONText.quote($0.value))]))
-        })
     }
 
     private static func attributes(_ connection: SQLiteConnection, _ name: String) throws(StoreError) -> QueueAttributes? {
@@ -238,16 +230,5 @@ extension SQLiteAsyncEventStore {
             UPDATE queue_messages SET queue = ?, visible_at = ?, receive_count = 0, receipt_handle = NULL, first_received_at = NULL
             WHERE queue = ? AND visible_at <= ? AND receive_count > 0 AND receive_count >= ?
             """, [.text(policy.deadLetterQueue), .integer(now), .text(queue), .integer(now), .integer(Int64(policy.maxReceiveCount))])
-    }
-
-    private struct StoredAttribute: Decodable {
-        let DataType: String
-        let Value: String
-    }
-
-    private static func decodeAttributes(_ json: String) -> [MessageAttribute] {
-        guard let decoded = try? JSONDecoder().decode([String: StoredAttribute].self, from: Data(json.utf8)) else { return [] }
-        return decoded.map { MessageAttribute(name: $0.key, dataType: $0.value.DataType, value: $0.value.Value) }
-            .sorted { $0.name < $1.name }
     }
 }

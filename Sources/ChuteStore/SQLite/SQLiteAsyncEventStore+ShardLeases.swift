@@ -58,6 +58,16 @@ extension SQLiteAsyncEventStore: ShardLeaseStore {
         }
     }
 
+    public func takeShardLease(_ lease: ShardLease, owner: String, now: Int64, leaseMilliseconds: Int64) async throws -> Bool {
+        try await perform { connection throws(StoreError) in
+            try connection.run("""
+                UPDATE shard_leases SET owner = ?, lease_until = ?, lease_counter = lease_counter + 1
+                WHERE mapping = ? AND shard = ? AND lease_counter = ?
+                """, [.text(owner), .integer(now + leaseMilliseconds), .text(lease.mapping), .text(lease.shard), .integer(lease.counter)])
+            return connection.changes == 1
+        }
+    }
+
     public func commitCheckpoint(_ lease: ShardLease, owner: String, sequence: UInt64, plan: DeliveryPlan, now: Int64,
                                  leaseMilliseconds: Int64) async throws -> Bool {
         try await perform { [self] connection throws(StoreError) in

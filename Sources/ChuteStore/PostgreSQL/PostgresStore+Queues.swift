@@ -1,0 +1,210 @@
+import ChuteCore
+
+/// The built-in queues on PostgreSQL: SQS's model as with SQLite. Receives lock the messages they
+/// take with `FOR UPDATE SKIP LOCKED`, so hosts receiving from one queue at once never get the
+/// same message.
+extension PostgresStore {
+    @discardableResult
+    public func createQueue(_ name: String, attributes: QueueAttributes, now: Int64) async throws -> QueueState {
+        try await perform { connection throws(StoreError) in
+            try connection.run("INSERT INTO queues (name, created_at, modified_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                               [.text(name), .integer(now), .integer(now)])
+            guard connection.changes == 1 else {
+                guard let existing = try Self.queueState(connection, name, now: now) else { throw StoreError("the queue \(name) vanished") }
+                return existing
+            }
+            try Self.writeAttributes(connection, name, attributes, now: now)
+            return QueueState(name: name, attributes: attributes, createdAtMilliseconds: now, modifiedAtMilliseconds: now)
+        }
+    }
+
+    public func queue(_ name: String, now: Int64) async throws -> QueueState? {
+        try await perform { connection throws(StoreError) in try Self.queueState(connection, name, now: now) }
+    }
+
+    public func queueSettings(_ name: String) async throws -> QueueState? {
+        try await perform(durable: false) { connection throws(StoreError) in try Self.queueRow(connection, name) }
+    }
+
+    public func queueNames() async throws -> [String] {
+        try await perform(durable: false) { connection throws(StoreError) in
+            var names: [String] = []
+            try connection.run("SELECT name FROM queues ORDER BY name") { row in names.append(row.text(0) ?? "") }
+            return names
+        }
+    }
+
+    public func setQueueAttributes(_ name: String, _ attributes: QueueAttributes, now: Int64) async throws {
+        try await perform { connection throws(StoreError) in
+            guard try Self.queueRow(connection, name) != nil else { throw StoreError("the queue \(name) does not exist") }
+            try Self.writeAttributes(connection, name, attributes, now: now)
+        }
+    }
+
+    public func deleteQueue(_ name: String) async throws {
+        try await perform { connection throws(StoreError) in
+            try connection.run("DELETE FROM queue_messages WHERE queue = ?", [.text(name)])
+            try connection.run("DELETE FROM queues WHERE name = ?", [.text(name)])
+        }
+    }
+
+    public func purgeQueue(_ name: String) async throws {
+        try await perform { connection throws(StoreError) in
+            try connection.run("DELETE FROM queue_messages WHERE queue = ?", [.text(name)])
+        }
+    }
+
+    @discardableResult
+    public func send(_ messages: [QueueMessage], to queue: String, now: Int64) async throws -> [String] {
+        try await perform { connection throws(StoreError) in
+            guard let attributes = try Self.queueRow(connection, queue)?.attributes else { throw StoreError("the queue \(queue) does not exist") }
+            return try messages.map { message throws(StoreError) in
+                try Self.insertMessage(connection, message, queue: queue, delaySeconds: message.delaySeconds ?? attributes.delaySeconds, now: now)
+            }
+        }
+    }
+
+    public func receive(from queue: String, limit: Int, visibilityMilliseconds: Int64?, now: Int64) async throws -> [ReceivedMessage] {
+        try await perform { connection throws(StoreError) in
+            guard let attributes = try Self.queueRow(connection, queue)?.attributes else { throw StoreError("the queue \(queue) does not exist") }
+            try Self.dropExpired(connection, queue, attributes, now: now)
+            try Self.redriveExhausted(connection, queue, attributes, now: now)
+            let visibility = visibilityMilliseconds ?? Int64(attributes.visibilityTimeoutSeconds) * 1000
+            var received: [ReceivedMessage] = []
+            try connection.run("""
+                UPDATE queue_messages SET visible_at = ?, receive_count = receive_count + 1,
+                    receipt_handle = message_id || ':' || (receive_count + 1), first_received_at = coalesce(first_received_at, ?)
+                WHERE seq IN (SELECT seq FROM queue_messages WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?
+                              FOR UPDATE SKIP LOCKED)
+                RETURNING message_id, receipt_handle, body, attributes, receive_count, sent_at, first_received_at, seq
+                """, [.integer(now + visibility), .integer(now), .text(queue), .integer(now), .integer(Int64(limit))]) { row in
+                received.append(ReceivedMessage(
+                    messageID: row.text(0) ?? "", receiptHandle: row.text(1) ?? "",
+                    message: QueueMessage(body: row.blob(2), attributes: MessageAttributeCoding.attributes(row.text(3) ?? "{}")),
+                    receiveCount: Int(row.integer(4)), sentAtMilliseconds: row.integer(5), firstReceivedAtMilliseconds: row.integer(6),
+                    sequence: row.integer(7)))
+            }
+            return received.sorted { $0.sequence < $1.sequence }
+        }
+    }
+
+    @discardableResult
+    public func delete(from queue: String, receiptHandle: String) async throws -> Bool {
+        try await perform { connection throws(StoreError) in
+            try connection.run("DELETE FROM queue_messages WHERE queue = ? AND receipt_handle = ?", [.text(queue), .text(receiptHandle)])
+            return connection.changes == 1
+        }
+    }
+
+    public func changeVisibility(in queue: String, receiptHandle: String, visibilityMilliseconds: Int64, now: Int64) async throws -> VisibilityChange {
+        try await perform { connection throws(StoreError) in
+            var visibleAt: Int64?
+            try connection.run("SELECT visible_at FROM queue_messages WHERE queue = ? AND receipt_handle = ? FOR UPDATE",
+                               [.text(queue), .text(receiptHandle)]) { row in visibleAt = row.integer(0) }
+            guard let visibleAt else { return .invalidReceiptHandle }
+            guard visibleAt > now else { return .notInFlight }
+            try connection.run("UPDATE queue_messages SET visible_at = ? WHERE queue = ? AND receipt_handle = ?",
+                               [.integer(now + visibilityMilliseconds), .text(queue), .text(receiptHandle)])
+            return .changed
+        }
+    }
+
+    // MARK: Inside a transaction
+
+    /// Appends a destination's or dead-letter queue's message; the reason when the queue cannot
+    /// take it (missing, or the message is over its size limit). `queues` caches attributes for
+    /// the rest of the transaction.
+    static func deliver(_ connection: PostgresConnection, _ delivery: QueueDelivery, now: Int64,
+                        queues: inout [String: QueueAttributes?]) throws(StoreError) -> String? {
+        let known: QueueAttributes?
+        if let cached = queues[delivery.queue] {
+            known = cached
+        } else {
+            known = try queueRow(connection, delivery.queue)?.attributes
+            queues[delivery.queue] = .some(known)
+        }
+        guard let attributes = known else { return "the queue \(delivery.queue) does not exist" }
+        guard delivery.message.body.count <= attributes.maximumMessageBytes else {
+            return "the record of \(delivery.message.body.count) bytes is larger than the queue \(delivery.queue)'s MaximumMessageSize of \(attributes.maximumMessageBytes) bytes"
+        }
+        try insertMessage(connection, delivery.message, queue: delivery.queue, delaySeconds: delivery.message.delaySeconds ?? attributes.delaySeconds,
+                          now: now)
+        return nil
+    }
+
+    @discardableResult
+    private static func insertMessage(_ connection: PostgresConnection, _ message: QueueMessage, queue: String, delaySeconds: Int,
+                                      now: Int64) throws(StoreError) -> String {
+        let id = RequestID.makeTimeOrdered(milliseconds: now)
+        try connection.run("""
+            INSERT INTO queue_messages (queue, message_id, body, attributes, sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?)
+            """, [.text(queue), .text(id), .blob(message.body), .text(MessageAttributeCoding.json(message.attributes)), .integer(now),
+                  .integer(now + Int64(delaySeconds) * 1000)])
+        return id
+    }
+
+    private static func queueRow(_ connection: PostgresConnection, _ name: String) throws(StoreError) -> QueueState? {
+        var state: QueueState?
+        try connection.run("""
+            SELECT visibility_timeout, retention, delay, maximum_size, receive_wait, dead_letter_queue, max_receive_count,
+                   created_at, modified_at FROM queues WHERE name = ?
+            """, [.text(name)]) { row in
+            var attributes = QueueAttributes()
+            attributes.visibilityTimeoutSeconds = Int(row.integer(0))
+            attributes.messageRetentionSeconds = Int(row.integer(1))
+            attributes.delaySeconds = Int(row.integer(2))
+            attributes.maximumMessageBytes = Int(row.integer(3))
+            attributes.receiveWaitSeconds = Int(row.integer(4))
+            if let deadLetterQueue = row.text(5) {
+                attributes.redrivePolicy = .init(deadLetterQueue: deadLetterQueue, maxReceiveCount: Int(row.integer(6)))
+            }
+            state = QueueState(name: name, attributes: attributes, createdAtMilliseconds: row.integer(7), modifiedAtMilliseconds: row.integer(8))
+        }
+        return state
+    }
+
+    private static func queueState(_ connection: PostgresConnection, _ name: String, now: Int64) throws(StoreError) -> QueueState? {
+        guard var state = try queueRow(connection, name) else { return nil }
+        try dropExpired(connection, name, state.attributes, now: now)
+        var hidden = 0
+        try connection.run("""
+            SELECT count(*) FILTER (WHERE visible_at <= ?1), count(*) FILTER (WHERE visible_at > ?1),
+                   count(*) FILTER (WHERE visible_at > ?1 AND receive_count > 0)
+            FROM queue_messages WHERE queue = ?2
+            """, [.integer(now), .text(name)]) { row in
+            state.visibleMessages = Int(row.integer(0))
+            hidden = Int(row.integer(1))
+            state.inFlightMessages = Int(row.integer(2))
+        }
+        state.delayedMessages = hidden - state.inFlightMessages
+        return state
+    }
+
+    private static func writeAttributes(_ connection: PostgresConnection, _ name: String, _ attributes: QueueAttributes, now: Int64) throws(StoreError) {
+        try connection.run("""
+            UPDATE queues SET visibility_timeout = ?, retention = ?, delay = ?, maximum_size = ?, receive_wait = ?,
+                dead_letter_queue = ?, max_receive_count = ?, modified_at = ? WHERE name = ?
+            """, [.integer(Int64(attributes.visibilityTimeoutSeconds)), .integer(Int64(attributes.messageRetentionSeconds)),
+                  .integer(Int64(attributes.delaySeconds)), .integer(Int64(attributes.maximumMessageBytes)),
+                  .integer(Int64(attributes.receiveWaitSeconds)), .optionalText(attributes.redrivePolicy?.deadLetterQueue),
+                  attributes.redrivePolicy.map { .integer(Int64($0.maxReceiveCount)) } ?? .null, .integer(now), .text(name)])
+    }
+
+    /// Messages past the retention period are gone, as in SQS (counted from the first send).
+    private static func dropExpired(_ connection: PostgresConnection, _ queue: String, _ attributes: QueueAttributes, now: Int64) throws(StoreError) {
+        let cutoff = now - Int64(attributes.messageRetentionSeconds) * 1000
+        try connection.run("DELETE FROM queue_messages WHERE queue = ? AND sent_at <= ?", [.text(queue), .integer(cutoff)])
+    }
+
+    /// Visible messages already received `maxReceiveCount` times move to the dead-letter queue,
+    /// unless it was deleted: nothing is dropped for want of a target.
+    private static func redriveExhausted(_ connection: PostgresConnection, _ queue: String, _ attributes: QueueAttributes, now: Int64) throws(StoreError) {
+        guard let policy = attributes.redrivePolicy, policy.deadLetterQueue != queue,
+              try queueRow(connection, policy.deadLetterQueue) != nil else { return }
+        try connection.run("""
+            UPDATE queue_messages SET queue = ?, visible_at = ?, receive_count = 0, receipt_handle = NULL, first_received_at = NULL
+            WHERE seq IN (SELECT seq FROM queue_messages WHERE queue = ? AND visible_at <= ? AND receive_count > 0 AND receive_count >= ?
+                          FOR UPDATE SKIP LOCKED)
+            """, [.text(policy.deadLetterQueue), .integer(now), .text(queue), .integer(now), .integer(Int64(policy.maxReceiveCount))])
+    }
+}
