@@ -2,12 +2,22 @@
 # A throwaway PostgreSQL 15 cluster for tests and benchmarks: 127.0.0.1, a non-default port, data in
 # a temporary folder. initdb refuses to run as root, so the cluster belongs to the postgres user.
 #
-#   scripts/postgres.sh start DIR [PORT]   prints the store URL (postgres://chute@127.0.0.1:PORT/chute)
+#   scripts/postgres.sh start DIR [PORT]   prints the store URL (postgres://chute@127.0.0.1:PORT/chute);
+#                                          PORT defaults to the first free one from 54329
 #   scripts/postgres.sh stop DIR
 set -euo pipefail
 command="${1:?usage: postgres.sh start|stop DIR [PORT]}"
 dir="${2:?usage: postgres.sh start|stop DIR [PORT]}"
-port="${3:-54329}"
+# The first free port from 54329 unless one is given.
+port="${3:-$(python3 -c '
+import socket
+for port in range(54329, 54400):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port)); print(port); break
+        except OSError:
+            pass
+')}"
 bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 [ -x "$bin/initdb" ] || { echo "postgres.sh: PostgreSQL server binaries not found (apt install postgresql)" >&2; exit 1; }
 as_postgres() {

@@ -4,6 +4,9 @@ set -euo pipefail
 need=()
 dpkg -s libffi-dev >/dev/null 2>&1 || need+=(libffi-dev)
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || need+=(libsqlite3-dev)
+# The PostgreSQL store's client library, and the server the tests start a cluster of.
+dpkg -s libpq-dev >/dev/null 2>&1 || need+=(libpq-dev)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 if [ ${#need[@]} -gt 0 ]; then

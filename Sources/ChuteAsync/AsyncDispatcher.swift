@@ -42,7 +42,7 @@ public final class AsyncDispatcher: Sendable {
 
     public init(store: any AsyncEventStore, directory: any AsyncFunctionDirectory, owner: String,
                 metrics: FunctionMetrics = FunctionMetrics(), logger: Logger = Logger(label: "chute.async", factory: { _ in SwiftLogNoOpLogHandler() }),
-                leaseMilliseconds: Int64 = 16 * 60 * 1000, claimLimit: Int = 256, handsOverAcceptedEvents: Bool = true,
+                leaseMilliseconds: Int64 = singleHostLeaseMilliseconds, claimLimit: Int = 256, handsOverAcceptedEvents: Bool = true,
                 messaging: (any MessagingDirectory)? = nil, httpDeliveriesWritten: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.router = MessageRouter(directory: messaging ?? NoMessaging())
@@ -57,6 +57,10 @@ public final class AsyncDispatcher: Sendable {
     }
 
     public var statistics: AsyncStatistics { counters.withLock { $0 } }
+
+    /// Leases on a store of one host outlive the longest attempt (15 minutes); reopening the store
+    /// releases them anyway. Hosts sharing a store use short leases, renewed while they live.
+    public static let singleHostLeaseMilliseconds: Int64 = 16 * 60 * 1000
 
     // MARK: Accepting
 
@@ -134,6 +138,7 @@ public final class AsyncDispatcher: Sendable {
         claimWanted.store(true, ordering: .releasing)
         var lastClaim = ContinuousClock.now
         await withDiscardingTaskGroup { group in
+            group.addTask { [self] in await renewLeases(clock: clock) }
             while !Task.isCancelled {
                 wakeSignal.reset()
                 let handed = handOff.take()
@@ -166,6 +171,24 @@ public final class AsyncDispatcher: Sendable {
                 try await store.release(unstarted.map(\.requestID), owner: owner)
             } catch {
                 logger.error("cannot release \(unstarted.count) claimed events; they run again when their leases expire", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// The host's heartbeat: renews the leases of every event it holds, three times a lease, so
+    /// events waiting in lanes or running as long as their function's timeout stay this host's,
+    /// and a dead host's run again elsewhere once its leases expire.
+    private func renewLeases(clock: @escaping @Sendable () -> Int64) async {
+        while true {
+            do {
+                try await Task.sleep(for: .milliseconds(max(leaseMilliseconds / 3, 10)))
+            } catch {
+                return
+            }
+            do {
+                try await store.renewLeases(owner: owner, now: clock(), leaseMilliseconds: leaseMilliseconds)
+            } catch {
+                logger.error("cannot renew event leases; trying again", metadata: ["error": "\(error)"])
             }
         }
     }

@@ -44,6 +44,7 @@ import Yams
 ///   - {name: clicks, shards: 4, retentionHours: 24}
 /// mappings:                    # event source mappings (see ConfigurationFile+Mappings)
 ///   - {function: counter, stream: clicks, startingPosition: TRIM_HORIZON, batchSize: 100, onFailure: failures}
+/// store: postgres://chute@127.0.0.1:5432/chute   # shared by several hosts; SQLite in --data-dir when absent
 /// ```
 ///
 /// Every invalid field is reported, each with its line and path, before anything runs.
@@ -63,6 +64,9 @@ public struct ConfigurationFile: Sendable {
     public var streams: [StreamDeclaration] = []
     /// Event source mappings to run (kept across restarts under a UUID made from function and source).
     public var mappings: [MappingDeclaration] = []
+    /// The PostgreSQL store's URL when hosts share one (`chute serve --store` overrides it); nil
+    /// for the embedded SQLite store.
+    public var store: String?
 
     public struct AsyncSettings: Sendable, Hashable {
         public var invokeConfig = EventInvokeConfig()
@@ -140,12 +144,20 @@ public struct ConfigurationFile: Sendable {
         let httpDelivery = mapping["httpDelivery"].map { parseHTTPDelivery($0, problems: &problems) } ?? HTTPDeliveryPolicy()
         let streams = mapping["streams"].map { parseStreams($0, problems: &problems) } ?? []
         let mappings = mapping["mappings"].map { parseMappings($0, functions: functions, problems: &problems) } ?? []
+        var store: String?
+        if let node = mapping["store"] {
+            if let url = node.string, url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+                store = url
+            } else {
+                problems.append("\(at(node)): store: must be a PostgreSQL URL (postgres://user@host:port/database); leave it out for SQLite")
+            }
+        }
         guard problems.isEmpty else { throw ConfigurationFileError(path: path, problems: problems) }
         return ConfigurationFile(functions: functions, asyncSettings: asyncSettings, queues: queues, topics: topics, eventBuses: eventBuses,
-                                 httpDelivery: httpDelivery, streams: streams, mappings: mappings)
+                                 httpDelivery: httpDelivery, streams: streams, mappings: mappings, store: store)
     }
 
-    static let topLevelFields: Set<String> = ["functions", "queues", "topics", "eventBuses", "httpDelivery", "streams", "mappings"]
+    static let topLevelFields: Set<String> = ["functions", "queues", "topics", "eventBuses", "httpDelivery", "streams", "mappings", "store"]
 
     static let asyncFields: Set<String> = ["maximumRetryAttempts", "maximumEventAgeSeconds", "retryDelays", "onSuccess", "onFailure"]
 

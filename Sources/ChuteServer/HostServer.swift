@@ -21,14 +21,24 @@ public enum HostServer {
         Int64((Date().timeIntervalSince1970 * 1000).rounded())
     }
 
-    public static func run(configuration: ConfigurationFile, dataDirectory: String, host: String, port: Int, logger: Logger,
+    /// Serves until shut down. With `storeURL` (PostgreSQL) the host shares its store with other
+    /// hosts: event leases last `leaseMilliseconds` and are renewed while the host lives, and
+    /// definitions other hosts create are taken up every `refreshMilliseconds`.
+    public static func run(configuration: ConfigurationFile, dataDirectory: String, storeURL: String? = nil, leaseMilliseconds: Int64 = 30_000,
+                           refreshMilliseconds: Int64 = 2_000, host: String, port: Int, logger: Logger,
                            onListening: @escaping @Sendable (String) -> Void) async throws {
         do {
             try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         } catch {
             throw StoreError("cannot create the data directory \(dataDirectory): \(error.localizedDescription)")
         }
-        let store = try SQLiteAsyncEventStore(path: dataDirectory + "/chute.sqlite")
+        let store: any HostStore
+        if let storeURL {
+            store = try PostgresStore(url: storeURL)
+        } else {
+            store = try SQLiteAsyncEventStore(path: dataDirectory + "/chute.sqlite")
+        }
+        let shared = storeURL != nil
         let now = wallMilliseconds()
         for queue in configuration.queues { try await store.createQueue(queue, attributes: QueueAttributes(), now: now) }
         for stream in configuration.streams {
@@ -46,10 +56,12 @@ public enum HostServer {
         let messaging = MessagingRegistry(store: store)
         try await messaging.restore()
         try await messaging.declare(topics: configuration.topics, eventBuses: configuration.eventBuses)
-        let owner = "host-\(getpid())"
+        // Unique among hosts sharing a store (a pid alone may repeat across machines or restarts).
+        let owner = "host-\(getpid())-\(RequestID.make().prefix(8))"
         let httpDelivery = HTTPDeliveryService(store: store, owner: owner, policy: configuration.httpDelivery, metrics: metrics, clock: clock,
                                                logger: logger)
         let dispatcher = AsyncDispatcher(store: store, directory: registry, owner: owner, metrics: metrics, logger: logger,
+                                         leaseMilliseconds: shared ? leaseMilliseconds : AsyncDispatcher.singleHostLeaseMilliseconds,
                                          messaging: messaging, httpDeliveriesWritten: { httpDelivery.wake() })
         let writer = PlanWriter(store: store, dispatcher: dispatcher, wakeHTTPDelivery: { httpDelivery.wake() })
         let messageRouter = MessageRouter(directory: messaging)
@@ -83,7 +95,10 @@ public enum HostServer {
         let application = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "chute"),
-            services: [DispatcherService(dispatcher: dispatcher, clock: clock), httpDelivery],
+            services: [DispatcherService(dispatcher: dispatcher, clock: clock), httpDelivery]
+                + (shared ? [DefinitionRefreshService(functions: manager, declaredFunctions: Set(configuration.functions.map(\.name)),
+                                                      messaging: messaging, mappings: mappings, intervalMilliseconds: refreshMilliseconds,
+                                                      logger: logger)] : []),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 onListening("http://\(host):\(bound)")

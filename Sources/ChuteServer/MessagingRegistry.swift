@@ -40,6 +40,22 @@ public final class MessagingRegistry: MessagingDirectory, Sendable {
         if eventBus(named: "default") == nil { try await createEventBus("default") }
     }
 
+    /// Takes up what other hosts sharing the store changed: topics and buses they created,
+    /// changed or deleted. Runs between this host's own changes, never during one.
+    public func refresh() async throws {
+        try await changes.run {
+            let topics = try await self.store.storedTopics()
+            let buses = try await self.store.storedEventBuses()
+            self.state.withLock { state in
+                guard topics != state.topics.values.sorted(by: { $0.arn < $1.arn })
+                        || buses != state.buses.values.sorted(by: { $0.arn < $1.arn }) else { return }
+                state = State()
+                for topic in topics { Self.put(topic, in: &state) }
+                for bus in buses { Self.put(bus, in: &state) }
+            }
+        }
+    }
+
     // MARK: MessagingDirectory
 
     public func topic(arn: String) -> RoutableTopic? { state.withLock { $0.routableTopics[arn] } }

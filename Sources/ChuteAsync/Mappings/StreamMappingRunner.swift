@@ -5,7 +5,9 @@ import Synchronization
 
 /// Runs a stream mapping on this host: takes and renews the leases of the stream's shards, runs a
 /// `StreamShardWorker` for each lease it holds, and stops a worker whose lease moved (expired and
-/// taken, or freed by an operator moving its checkpoint and taken again: its counter changed).
+/// taken, taken by a host balancing the shards, or freed by an operator moving its checkpoint and
+/// taken again: its counter changed). Hosts sharing a store split the shards between them
+/// (`ShardLeaseBalance`) and take over a dead host's shards when its leases expire.
 final class StreamMappingRunner: Sendable {
     let mapping: EventSourceMapping
     let streamName: String
@@ -48,8 +50,14 @@ final class StreamMappingRunner: Sendable {
                 return stopAll()
             }
             let shards = (0..<stream.shardCount).map(ShardMap.shardID)
+            let balance = ShardLeaseBalance(leases: try await context.store.shardLeases(mapping: mapping.uuid), shards: shards,
+                                            owner: context.owner, now: now)
+            if let lease = balance.take,
+               try await context.store.takeShardLease(lease, owner: context.owner, now: now, leaseMilliseconds: context.leaseMilliseconds) {
+                logger.info("took a shard to balance the hosts", metadata: ["shard": "\(lease.shard)", "from": "\(lease.owner ?? "")"])
+            }
             leases = try await context.store.acquireShardLeases(mapping: mapping.uuid, shards: shards, owner: context.owner,
-                                                                limit: shards.count, now: now, leaseMilliseconds: context.leaseMilliseconds)
+                                                                limit: balance.share, now: now, leaseMilliseconds: context.leaseMilliseconds)
             problem.withLock { $0 = nil }
             var started: [(String, Int64, ShardHandle, Task<Void, Never>)] = []
             let current = workers.withLock { $0 }

@@ -123,17 +123,37 @@ actor FunctionManager {
                               metadata: ["function": "\(stored.name)"])
                 continue
             }
-            do {
-                let definition = try JSONDecoder().decode(FunctionDefinition.self, from: Data(stored.definition.utf8))
-                let directory = codeDirectory(stored.name, definition)
-                if !FileManager.default.fileExists(atPath: directory) {
-                    try Self.unpackAtomically(Data(stored.code), into: directory)
-                }
-                let configuration = try definition.configuration(name: stored.name, codeDirectory: directory)
-                _ = try await start(configuration, definition: definition, now: stored.modifiedAtMilliseconds)
-            } catch {
-                logger.error("cannot start the stored function \(stored.name): \(error)", metadata: ["function": "\(stored.name)"])
+            await start(stored)
+        }
+    }
+
+    /// Follows what other hosts sharing the store did through the API: starts the functions they
+    /// created, removes those they deleted. (A function another host updated keeps this host's
+    /// version until this host restarts.)
+    func refresh(declared: Set<String>) async throws {
+        let stored = try await store.storedFunctions()
+        let storedNames = Set(stored.map(\.name))
+        for function in stored where !declared.contains(function.name) && registry.entry(named: function.name) == nil {
+            logger.info("starting \(function.name), created on another host", metadata: ["function": "\(function.name)"])
+            await start(function)
+        }
+        for entry in registry.all where entry.definition != nil && !storedNames.contains(entry.configuration.name) {
+            logger.info("removing \(entry.configuration.name), deleted on another host", metadata: ["function": "\(entry.configuration.name)"])
+            await registry.remove(entry.configuration.name)
+        }
+    }
+
+    private func start(_ stored: StoredFunction) async {
+        do {
+            let definition = try JSONDecoder().decode(FunctionDefinition.self, from: Data(stored.definition.utf8))
+            let directory = codeDirectory(stored.name, definition)
+            if !FileManager.default.fileExists(atPath: directory) {
+                try Self.unpackAtomically(Data(stored.code), into: directory)
             }
+            let configuration = try definition.configuration(name: stored.name, codeDirectory: directory)
+            _ = try await start(configuration, definition: definition, now: stored.modifiedAtMilliseconds)
+        } catch {
+            logger.error("cannot start the stored function \(stored.name): \(error)", metadata: ["function": "\(stored.name)"])
         }
     }
 

@@ -36,6 +36,24 @@ public final class MappingRegistry: Sendable {
         }
     }
 
+    /// Takes up what other hosts sharing the store did through the API: mappings they created,
+    /// changed, disabled or deleted start, restart or stop here too.
+    func refresh() async throws {
+        try await changes.run { [self] in
+            let stored = try await store.storedMappings()
+            let known = mappings.withLock { $0 }
+            for mapping in stored where known[mapping.uuid] != mapping {
+                mappings.withLock { $0[mapping.uuid] = mapping }
+                await supervisor.apply(mapping)
+            }
+            let storedIDs = Set(stored.map(\.uuid))
+            for uuid in known.keys where !storedIDs.contains(uuid) {
+                await supervisor.stop(uuid)
+                mappings.withLock { $0[uuid] = nil }
+            }
+        }
+    }
+
     /// Creates the mappings the configuration file declares, or updates them to match it; each
     /// keeps a UUID made from its function and source, so its checkpoints survive restarts.
     func declare(_ declarations: [ConfigurationFile.MappingDeclaration]) async throws {
