@@ -36,8 +36,11 @@ struct ChuteBench: AsyncParsableCommand {
     @Option(help: "The fault-injection library (default: libChuteFaults.so beside this executable).")
     var faultsLibrary: String?
 
-    @Option(help: "What to measure: runtime (calls, pools, crashes), async (the durable pipeline on SQLite), fanout (a topic with 3 subscribers) or mappings (stream event source mappings).")
+    @Option(help: "What to measure: runtime (calls, pools, crashes), async (the durable pipeline on SQLite), fanout (a topic with 3 subscribers), mappings (stream event source mappings) or postgres (1 and 2 hosts on PostgreSQL beside SQLite; needs --postgres).")
     var suite = "runtime"
+
+    @Option(help: "Postgres suite: the database to measure on (postgres://user@host:port/database); each run uses a fresh schema.")
+    var postgres: String?
 
     @Option(help: "Async, fanout and mappings suites: events (messages, records) per throughput run.")
     var events = 100_000
@@ -64,7 +67,12 @@ struct ChuteBench: AsyncParsableCommand {
             try await measureMappings(noop, &report)
             return
         }
-        guard suite == "runtime" else { throw ValidationError("--suite must be runtime, async, fanout or mappings, not \(suite)") }
+        if suite == "postgres" {
+            guard let postgres else { throw ValidationError("--suite postgres needs --postgres URL (scripts/postgres.sh start DIR prints one)") }
+            try await measureSharedStore(noop, postgres: postgres, &report)
+            return
+        }
+        guard suite == "runtime" else { throw ValidationError("--suite must be runtime, async, fanout, mappings or postgres, not \(suite)") }
         report.line("# chute-bench: \(rounds) rounds, \(samples) samples, \(seconds) s per throughput round, batch \(batch)")
         report.line("")
         try measureCallCosts(noop, &report)
