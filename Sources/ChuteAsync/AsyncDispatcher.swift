@@ -24,6 +24,9 @@ public final class AsyncDispatcher: Sendable {
     public let metrics: FunctionMetrics
     let logger: Logger
     private let leaseMilliseconds: Int64
+    /// How long an event for a function this host does not know waits for one that does before it
+    /// fails (hosts sharing a store take up each other's new functions within seconds); 0 alone.
+    private let unknownFunctionGraceMilliseconds: Int64
     private let claimLimit: Int
     private let lanes = FunctionLanes()
     private let handOff = AcceptHandOff()
@@ -42,7 +45,8 @@ public final class AsyncDispatcher: Sendable {
 
     public init(store: any AsyncEventStore, directory: any AsyncFunctionDirectory, owner: String,
                 metrics: FunctionMetrics = FunctionMetrics(), logger: Logger = Logger(label: "chute.async", factory: { _ in SwiftLogNoOpLogHandler() }),
-                leaseMilliseconds: Int64 = singleHostLeaseMilliseconds, claimLimit: Int = 256, handsOverAcceptedEvents: Bool = true,
+                leaseMilliseconds: Int64 = singleHostLeaseMilliseconds, unknownFunctionGraceMilliseconds: Int64 = 0,
+                claimLimit: Int = 256, handsOverAcceptedEvents: Bool = true,
                 messaging: (any MessagingDirectory)? = nil, httpDeliveriesWritten: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.router = MessageRouter(directory: messaging ?? NoMessaging())
@@ -52,6 +56,7 @@ public final class AsyncDispatcher: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.leaseMilliseconds = leaseMilliseconds
+        self.unknownFunctionGraceMilliseconds = unknownFunctionGraceMilliseconds
         self.claimLimit = claimLimit
         self.handsOverAcceptedEvents = handsOverAcceptedEvents
     }
@@ -292,6 +297,12 @@ public final class AsyncDispatcher: Sendable {
 
     private func unknownFunction(_ claimed: AsyncEvent, now: Int64) -> Settlement {
         var event = claimed
+        if now - event.receivedAtMilliseconds < unknownFunctionGraceMilliseconds {
+            // On a shared store the function may have been created on another host moments ago:
+            // the event waits a second (no attempt used) for a host that knows it.
+            event.dueAtMilliseconds = now + 1_000
+            return Settlement(event: event, owner: owner, outcome: .runAgain)
+        }
         event.lastFailure = AttemptFailure(kind: .unhandled, error: FunctionError(
             errorType: "ResourceNotFoundException", errorMessage: "Function not found: \(event.functionName)"))
         let arn = "arn:aws:lambda:::function:\(event.functionName)"

@@ -62,6 +62,7 @@ public enum HostServer {
                                                logger: logger)
         let dispatcher = AsyncDispatcher(store: store, directory: registry, owner: owner, metrics: metrics, logger: logger,
                                          leaseMilliseconds: shared ? leaseMilliseconds : AsyncDispatcher.singleHostLeaseMilliseconds,
+                                         unknownFunctionGraceMilliseconds: shared ? 5 * refreshMilliseconds : 0,
                                          messaging: messaging, httpDeliveriesWritten: { httpDelivery.wake() })
         let writer = PlanWriter(store: store, dispatcher: dispatcher, wakeHTTPDelivery: { httpDelivery.wake() })
         let messageRouter = MessageRouter(directory: messaging)

@@ -13,8 +13,10 @@ struct Events: AsyncParsableCommand {
 
     struct Store: ParsableArguments {
         @Option(help: "The data directory of `chute serve`.") var dataDir = "chute-data"
+        @Option(help: "The PostgreSQL store the hosts share (postgres://…), instead of the data directory's SQLite file.") var store: String?
 
-        func open() throws -> SQLiteAsyncEventStore {
+        func open() throws -> any HostStore {
+            if let store { return try PostgresStore(PostgresTarget(url: store).withConnections(1)) }
             let path = dataDir + "/chute.sqlite"
             guard FileManager.default.fileExists(atPath: path) else {
                 throw ValidationError("no store at \(path): pass the --data-dir that `chute serve` used")

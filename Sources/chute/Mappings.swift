@@ -109,7 +109,7 @@ struct Mappings: AsyncParsableCommand {
         }
     }
 
-    static func streamMapping(_ uuid: String, shard: String, in store: SQLiteAsyncEventStore) async throws
+    static func streamMapping(_ uuid: String, shard: String, in store: any HostStore) async throws
         -> (mapping: EventSourceMapping, stream: String, index: Int) {
         guard let mapping = try await store.storedMappings().first(where: { $0.uuid == uuid }) else {
             throw ValidationError("no event source mapping \(uuid): `chute mappings list` shows them")
@@ -123,7 +123,7 @@ struct Mappings: AsyncParsableCommand {
 
     /// Moves the checkpoint and says so, on standard output and in the log.
     static func move(_ target: (mapping: EventSourceMapping, stream: String, index: Int), shard: String, to sequence: UInt64, why: String,
-                     in store: SQLiteAsyncEventStore) async throws {
+                     in store: any HostStore) async throws {
         let before = try await store.shardLeases(mapping: target.mapping.uuid).first { $0.shard == shard }?.checkpoint
         try await store.moveCheckpoint(mapping: target.mapping.uuid, shard: shard, to: sequence)
         let logger = Logger(label: "chute.mappings")

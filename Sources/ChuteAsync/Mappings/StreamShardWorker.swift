@@ -121,11 +121,15 @@ struct StreamShardWorker: Sendable {
                     handle.lastProcessingResult("OK")
                 case .failure:
                     handle.lastProcessingResult("PROBLEM: Function call failed")
+                case .notRun where context.directory.function(named: mapping.functionName) == nil:
+                    handle.lastProcessingResult("PROBLEM: the function \(mapping.functionName) does not exist")
                 case .notRun:
                     handle.lastProcessingResult("PROBLEM: Function call throttled")
                 }
                 switch finished.result {
                 case .failure, .partialFailure: notBefore[finished.lane] = now + Self.retryDelay(attempts: finished.batch.attempts + 1)
+                case .notRun where context.directory.function(named: mapping.functionName) == nil:
+                    notBefore[finished.lane] = now + 1_000  // until the function is created again
                 case .notRun: notBefore[finished.lane] = now + 100
                 case .success: break
                 }

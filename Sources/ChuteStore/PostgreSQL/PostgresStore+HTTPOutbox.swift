@@ -28,15 +28,17 @@ extension PostgresStore: HTTPOutboxStore {
     static func writePlan(_ connection: PostgresConnection, _ plan: DeliveryPlan, now: Int64) throws(StoreError) -> SettleReport {
         var report = SettleReport()
         var queues: [String: QueueAttributes?] = [:]
+        var messages = PendingMessages()
         for delivery in plan.queueDeliveries {
-            if let problem = try deliver(connection, delivery, now: now, queues: &queues) {
+            if let problem = try deliver(connection, delivery, now: now, queues: &queues, into: &messages) {
                 try keepUndeliverable(connection, requestID: "", destination: delivery.queue, reason: problem,
                                       record: String(decoding: delivery.message.body, as: UTF8.self))
                 report.undelivered.append(UndeliveredQueueDelivery(requestID: "", functionName: "", queue: delivery.queue,
                                                                    purpose: delivery.purpose))
             }
         }
-        for followUp in plan.followUps { try insert(connection, followUp) }
+        try messages.write(connection)
+        try insert(connection, plan.followUps)
         for delivery in plan.httpDeliveries { try insertHTTPDelivery(connection, delivery, now: now) }
         for kept in plan.undeliverable {
             try keepUndeliverable(connection, requestID: kept.requestID, destination: kept.destination, reason: kept.reason, record: kept.record)

@@ -58,9 +58,10 @@ extension PostgresStore {
     public func send(_ messages: [QueueMessage], to queue: String, now: Int64) async throws -> [String] {
         try await perform { connection throws(StoreError) in
             guard let attributes = try Self.queueRow(connection, queue)?.attributes else { throw StoreError("the queue \(queue) does not exist") }
-            return try messages.map { message throws(StoreError) in
-                try Self.insertMessage(connection, message, queue: queue, delaySeconds: message.delaySeconds ?? attributes.delaySeconds, now: now)
-            }
+            var pending = PendingMessages()
+            let ids = messages.map { pending.append($0, queue: queue, delaySeconds: $0.delaySeconds ?? attributes.delaySeconds, now: now) }
+            try pending.write(connection)
+            return ids
         }
     }
 
@@ -115,7 +116,7 @@ extension PostgresStore {
     /// take it (missing, or the message is over its size limit). `queues` caches attributes for
     /// the rest of the transaction.
     static func deliver(_ connection: PostgresConnection, _ delivery: QueueDelivery, now: Int64,
-                        queues: inout [String: QueueAttributes?]) throws(StoreError) -> String? {
+                        queues: inout [String: QueueAttributes?], into messages: inout PendingMessages) throws(StoreError) -> String? {
         let known: QueueAttributes?
         if let cached = queues[delivery.queue] {
             known = cached
@@ -127,20 +128,41 @@ extension PostgresStore {
         guard delivery.message.body.count <= attributes.maximumMessageBytes else {
             return "the record of \(delivery.message.body.count) bytes is larger than the queue \(delivery.queue)'s MaximumMessageSize of \(attributes.maximumMessageBytes) bytes"
         }
-        try insertMessage(connection, delivery.message, queue: delivery.queue, delaySeconds: delivery.message.delaySeconds ?? attributes.delaySeconds,
-                          now: now)
+        messages.append(delivery.message, queue: delivery.queue, delaySeconds: delivery.message.delaySeconds ?? attributes.delaySeconds, now: now)
         return nil
     }
 
-    @discardableResult
-    private static func insertMessage(_ connection: PostgresConnection, _ message: QueueMessage, queue: String, delaySeconds: Int,
-                                      now: Int64) throws(StoreError) -> String {
-        let id = RequestID.makeTimeOrdered(milliseconds: now)
-        try connection.run("""
-            INSERT INTO queue_messages (queue, message_id, body, attributes, sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?)
-            """, [.text(queue), .text(id), .blob(message.body), .text(MessageAttributeCoding.json(message.attributes)), .integer(now),
-                  .integer(now + Int64(delaySeconds) * 1000)])
-        return id
+    /// Messages a transaction sends, written in one statement when it is done.
+    struct PendingMessages {
+        private var queues: [String?] = []
+        private var ids: [String?] = []
+        private var bodies: [[UInt8]] = []
+        private var attributes: [String?] = []
+        private var sentAt: [Int64] = []
+        private var visibleAt: [Int64] = []
+
+        /// Returns the message's id.
+        mutating func append(_ message: QueueMessage, queue: String, delaySeconds: Int, now: Int64) -> String {
+            let id = RequestID.makeTimeOrdered(milliseconds: now)
+            queues.append(queue)
+            ids.append(id)
+            bodies.append(message.body)
+            attributes.append(MessageAttributeCoding.json(message.attributes))
+            sentAt.append(now)
+            visibleAt.append(now + Int64(delaySeconds) * 1000)
+            return id
+        }
+
+        /// In the order appended: each queue's messages keep their order (`seq`).
+        func write(_ connection: PostgresConnection) throws(StoreError) {
+            guard !ids.isEmpty else { return }
+            try connection.run("""
+                INSERT INTO queue_messages (queue, message_id, body, attributes, sent_at, visible_at)
+                SELECT q, i, b, a, s, v FROM unnest(?::text[], ?::text[], ?::bytea[], ?::text[], ?::bigint[], ?::bigint[]) WITH ORDINALITY AS m(q, i, b, a, s, v, n)
+                ORDER BY n
+                """, [PostgresArray.text(queues), PostgresArray.text(ids), PostgresArray.bytes(bodies), PostgresArray.text(attributes),
+                      PostgresArray.integers(sentAt), PostgresArray.integers(visibleAt)])
+        }
     }
 
     private static func queueRow(_ connection: PostgresConnection, _ name: String) throws(StoreError) -> QueueState? {

@@ -41,29 +41,37 @@ extension PostgresStore: AsyncEventStore {
     public func accept(_ events: [AsyncEvent], lease: EventLease?) async throws -> [AsyncEvent] {
         guard !events.isEmpty else { return [] }
         return try await perform { connection throws(StoreError) in
-            var stored: [AsyncEvent] = []
-            for event in events where try Self.insert(connection, event, lease: lease) { stored.append(event) }
-            return stored
+            var stored = try Self.insert(connection, events, lease: lease)
+            return events.filter { stored.remove($0.requestID) != nil }
         }
     }
 
-    /// Stores an event unless its request id is already stored; returns whether it did. `lane` 1
-    /// is for events that run again (retries, re-queues).
+    /// Stores events in one statement, except request ids already stored; returns the ids it
+    /// stored. `lane` 1 is for events that run again (retries, re-queues).
     @discardableResult
-    static func insert(_ connection: PostgresConnection, _ event: AsyncEvent, lease: EventLease? = nil, lane: Int64 = 0) throws(StoreError) -> Bool {
+    static func insert(_ connection: PostgresConnection, _ events: [AsyncEvent], lease: EventLease? = nil, lane: Int64 = 0) throws(StoreError) -> Set<String> {
+        guard !events.isEmpty else { return [] }
+        var stored: Set<String> = []
         try connection.run("""
             INSERT INTO async_events (request_id, function_name, qualifier, payload, received_at,
                 invoke_count, requeue_count, due_at, lane, chain_depth, failure_kind, error_type, error_message, stack_trace,
-                lease_owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                lease_owner, lease_until)
+            SELECT e.*, ?::text, ?::bigint FROM unnest(?::text[], ?::text[], ?::text[], ?::bytea[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[],
+                                         ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[]) AS e
             ON CONFLICT (request_id) DO NOTHING
-            """, [.text(event.requestID), .text(event.functionName), .text(event.qualifier), .blob(event.payload),
-                  .integer(event.receivedAtMilliseconds), .integer(Int64(event.invokeCount)),
-                  .integer(Int64(event.requeueCount)), .integer(event.dueAtMilliseconds), .integer(lane), .integer(Int64(event.chainDepth)),
-                  .optionalText(event.lastFailure?.kind.rawValue), .optionalText(event.lastFailure?.error.errorType),
-                  .optionalText(event.lastFailure?.error.errorMessage),
-                  .optionalText(event.lastFailure?.error.stackTrace.joined(separator: "\n")),
-                  .optionalText(lease?.owner), .integer(lease?.untilMilliseconds ?? 0)])
-        return connection.changes == 1
+            RETURNING request_id
+            """, [.optionalText(lease?.owner), .integer(lease?.untilMilliseconds ?? 0),
+                  PostgresArray.text(events.map(\.requestID)), PostgresArray.text(events.map(\.functionName)),
+                  PostgresArray.text(events.map(\.qualifier)), PostgresArray.bytes(events.map(\.payload)),
+                  PostgresArray.integers(events.map(\.receivedAtMilliseconds)), PostgresArray.integers(events.map { Int64($0.invokeCount) }),
+                  PostgresArray.integers(events.map { Int64($0.requeueCount) }), PostgresArray.integers(events.map(\.dueAtMilliseconds)),
+                  PostgresArray.integers(events.map { _ in lane }), PostgresArray.integers(events.map { Int64($0.chainDepth) }),
+                  PostgresArray.text(events.map { $0.lastFailure?.kind.rawValue }), PostgresArray.text(events.map { $0.lastFailure?.error.errorType }),
+                  PostgresArray.text(events.map { $0.lastFailure?.error.errorMessage }),
+                  PostgresArray.text(events.map { $0.lastFailure?.error.stackTrace.joined(separator: "\n") })]) { row in
+            if let id = row.text(0) { stored.insert(id) }
+        }
+        return stored
     }
 
     public func claim(owner: String, now: Int64, limit: Int, leaseMilliseconds: Int64,
@@ -151,6 +159,19 @@ extension PostgresStore: AsyncEventStore {
         return try await perform { connection throws(StoreError) in
             var report = SettleReport()
             var queues: [String: QueueAttributes?] = [:]
+            var messages = PendingMessages()
+            var followUps: [AsyncEvent] = []
+            // Finished events leave in one statement; only those whose lease still holds count.
+            var removed: Set<String> = []
+            let finishing = settlements.filter { if case .finished = $0.outcome { true } else { false } }
+            if !finishing.isEmpty {
+                try connection.run("""
+                    DELETE FROM async_events e USING unnest(?::text[], ?::text[]) AS s(id, owner)
+                    WHERE e.request_id = s.id AND e.lease_owner = s.owner RETURNING e.request_id
+                    """, [PostgresArray.text(finishing.map(\.event.requestID)), PostgresArray.text(finishing.map(\.owner))]) { row in
+                    if let id = row.text(0) { removed.insert(id) }
+                }
+            }
             for settlement in settlements {
                 let event = settlement.event
                 switch settlement.outcome {
@@ -166,9 +187,7 @@ extension PostgresStore: AsyncEventStore {
                               .text(event.requestID), .text(settlement.owner)])
                     report.applied += connection.changes
                 case .finished(let finished):
-                    try connection.run("DELETE FROM async_events WHERE request_id = ? AND lease_owner = ?",
-                                       [.text(event.requestID), .text(settlement.owner)])
-                    guard connection.changes == 1 else { continue }
+                    guard removed.remove(event.requestID) != nil else { continue }
                     report.applied += 1
                     if !finished.condition.isSuccess {
                         try connection.run("""
@@ -183,14 +202,14 @@ extension PostgresStore: AsyncEventStore {
                                   .text(finished.condition.rawValue), .text(finished.record), .integer(now)])
                     }
                     for delivery in finished.deliveries {
-                        if let problem = try Self.deliver(connection, delivery, now: now, queues: &queues) {
+                        if let problem = try Self.deliver(connection, delivery, now: now, queues: &queues, into: &messages) {
                             try Self.keepUndeliverable(connection, requestID: event.requestID, destination: delivery.queue,
                                                        reason: problem, record: finished.record)
                             report.undelivered.append(UndeliveredQueueDelivery(
                                 requestID: event.requestID, functionName: event.functionName, queue: delivery.queue, purpose: delivery.purpose))
                         }
                     }
-                    for followUp in finished.followUps { try Self.insert(connection, followUp) }
+                    followUps += finished.followUps
                     for delivery in finished.httpDeliveries { try Self.insertHTTPDelivery(connection, delivery, now: now) }
                     for (destination, reason) in finished.undeliverable {
                         try Self.keepUndeliverable(connection, requestID: event.requestID, destination: destination, reason: reason,
@@ -198,6 +217,8 @@ extension PostgresStore: AsyncEventStore {
                     }
                 }
             }
+            try messages.write(connection)
+            try Self.insert(connection, followUps)
             return report
         }
     }
@@ -249,8 +270,8 @@ extension PostgresStore: AsyncEventStore {
             } else {
                 try connection.run(select + " ORDER BY id FOR UPDATE", row: collect)
             }
+            try Self.insert(connection, events)
             for event in events {
-                try Self.insert(connection, event)
                 try connection.run("UPDATE failed_events SET redriven_at = ? WHERE request_id = ?", [.integer(now), .text(event.requestID)])
             }
             return events.map(\.requestID)

@@ -45,6 +45,13 @@ public struct PostgresTarget: Sendable, Hashable {
         displayName = Self.withoutPassword(String(parts[0]))
     }
 
+    /// The same database with `count` connections (a command-line tool needs one).
+    public func withConnections(_ count: Int) -> PostgresTarget {
+        var target = self
+        target.connections = count
+        return target
+    }
+
     private static func withoutPassword(_ url: String) -> String {
         guard let scheme = url.firstRange(of: "://"), let at = url[scheme.upperBound...].lastIndex(of: "@") else { return url }
         let credentials = url[scheme.upperBound..<at]
