@@ -61,15 +61,19 @@ extension PostgresStore: StreamStore {
             let map = ShardMap(shardCount: shardCount)
             var stored: [StreamRecord] = []
             stored.reserveCapacity(entries.count)
+            var shards: [Int64] = []
             for entry in entries {
                 let shard = map.shard(for: entry.hashKey)
-                try connection.run("""
-                    INSERT INTO stream_records (stream, shard, sequence, partition_key, data, arrival) VALUES (?, ?, ?, ?, ?, ?)
-                    """, [.text(stream), .integer(Int64(shard)), .integer(Int64(next)), .text(entry.partitionKey), .blob(entry.data), .integer(now)])
+                shards.append(Int64(shard))
                 stored.append(StreamRecord(shardID: ShardMap.shardID(shard), sequence: next, partitionKey: entry.partitionKey, data: entry.data,
                                            arrivalMilliseconds: now))
                 next += 1
             }
+            try connection.run("""
+                INSERT INTO stream_records (stream, shard, sequence, partition_key, data, arrival)
+                SELECT ?::text, r.*, ?::bigint FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::bytea[]) AS r
+                """, [.text(stream), .integer(now), PostgresArray.integers(shards), PostgresArray.integers(stored.map { Int64($0.sequence) }),
+                      PostgresArray.text(entries.map(\.partitionKey)), PostgresArray.bytes(entries.map(\.data))])
             let cutoff = now - retentionHours * 3_600_000
             for shard in Set(stored.compactMap { ShardMap.shardIndex($0.shardID) }) {
                 try Self.trim(connection, stream: stream, shard: shard, before: cutoff)
