@@ -12,7 +12,7 @@ final class PostgresConnection {
     private var handle: OpaquePointer?
     private var statements: [String: String] = [:]
     private let connectionString: String
-    private let schema: String?
+    let schema: String?
     /// The server named for errors, without its password.
     let location: String
     /// Rows changed by the last statement.
@@ -36,9 +36,8 @@ final class PostgresConnection {
             throw StoreError("cannot connect to PostgreSQL at \(location): \(message.trimmingWhitespace)")
         }
         try execute("SET client_min_messages = warning")
-        if let schema {
-            try execute("CREATE SCHEMA IF NOT EXISTS \(Self.quoted(schema)); SET search_path TO \(Self.quoted(schema))")
-        }
+        // The schema itself is created by the store, under its lock (hosts may start together).
+        if let schema { try execute("SET search_path TO \(Self.quoted(schema))") }
     }
 
     /// Whether the server went away (restart, network): the pool reconnects before the next use.

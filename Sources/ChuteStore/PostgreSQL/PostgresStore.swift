@@ -12,14 +12,17 @@ public final class PostgresStore: @unchecked Sendable {
     let pool: PostgresPool
     public let target: PostgresTarget
 
-    /// Connects and creates the tables that are missing. Hosts starting together take turns
-    /// (an advisory lock), as concurrent `CREATE TABLE IF NOT EXISTS` may collide.
+    /// Connects and creates the schema and tables that are missing. Hosts starting together take
+    /// turns (an advisory lock), as concurrent `CREATE … IF NOT EXISTS` may collide.
     public init(_ target: PostgresTarget) throws {
         self.target = target
         pool = try PostgresPool(target)
         try pool.setUp { connection throws(StoreError) in
             try connection.transaction { () throws(StoreError) in
                 try connection.execute("SELECT pg_advisory_xact_lock(7262390)")
+                if let schema = connection.schema {
+                    try connection.execute("CREATE SCHEMA IF NOT EXISTS \(PostgresConnection.quoted(schema))")
+                }
                 try connection.execute(Self.schema)
             }
         }
