@@ -8,7 +8,7 @@ import CLibPQ
 /// Statements are written with SQLite's placeholders (`?`, `?N`) and turned into PostgreSQL's
 /// (`$N`) once per statement; each is prepared once per connection. Bytes go as binary
 /// parameters; results come back as text (bytea as hex).
-final class PostgresConnection {
+final class PostgresConnection: SQLConnection {
     private var handle: OpaquePointer?
     private var statements: [String: String] = [:]
     private let connectionString: String
@@ -67,7 +67,7 @@ final class PostgresConnection {
     }
 
     /// Runs a prepared statement with `bindings`, calling `row` for each result row.
-    func run(_ sql: String, _ bindings: [PostgresValue] = [], row: (PostgresRow) throws(StoreError) -> Void = { _ in }) throws(StoreError) {
+    func run(_ sql: String, _ bindings: [SQLValue] = [], row: (PostgresRow) throws(StoreError) -> Void = { _ in }) throws(StoreError) {
         let name = try prepared(sql)
         var texts: [ContiguousArray<CChar>?] = []
         var lengths: [Int32] = []
@@ -168,17 +168,10 @@ final class PostgresConnection {
     }
 }
 
-enum PostgresValue {
-    case null
-    case integer(Int64)
-    case text(String)
-    case blob([UInt8])
-
-    static func optionalText(_ text: String?) -> PostgresValue { text.map { .text($0) } ?? .null }
-}
+typealias PostgresValue = SQLValue
 
 /// One row of a result, valid only inside the row callback.
-struct PostgresRow {
+struct PostgresRow: SQLRow {
     let result: OpaquePointer
     let row: Int32
 

@@ -5,11 +5,7 @@ import FoundationEssentials
 /// `FOR UPDATE SKIP LOCKED` under a lease.
 extension PostgresStore: HTTPOutboxStore {
     static func insertHTTPDelivery(_ connection: PostgresConnection, _ delivery: HTTPDelivery, now: Int64) throws(StoreError) {
-        let headers = (try? JSONEncoder().encode(delivery.headers)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
-        try connection.run("""
-            INSERT INTO http_outbox (url, body, headers, request_id, function_name, origin, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, [.text(delivery.url), .blob(delivery.body), .text(headers), .text(delivery.requestID), .optionalText(delivery.functionName),
-                  .text(delivery.origin), .integer(now), .integer(now)])
+        try SharedStatements.insertHTTPDelivery(connection, delivery, now: now)
     }
 
     @discardableResult
@@ -46,30 +42,19 @@ extension PostgresStore: HTTPOutboxStore {
         return report
     }
 
-    private static let outboxColumns = "id, url, body, headers, request_id, function_name, origin, attempts, last_error"
-
-    private static func pending(_ row: PostgresRow) -> PendingHTTPDelivery {
-        let headers = (try? JSONDecoder().decode([HTTPDeliveryHeader].self, from: Data((row.text(3) ?? "[]").utf8))) ?? []
-        return PendingHTTPDelivery(
-            id: row.integer(0),
-            delivery: HTTPDelivery(url: row.text(1) ?? "", body: row.blob(2), headers: headers, requestID: row.text(4) ?? "",
-                                   functionName: row.text(5), origin: row.text(6) ?? ""),
-            attempts: Int(row.integer(7)), lastError: row.text(8))
-    }
-
     public func claimHTTPDeliveries(owner: String, now: Int64, limit: Int, leaseMilliseconds: Int64,
                                     excludingURLs: Set<String>) async throws -> [PendingHTTPDelivery] {
         guard limit > 0 else { return [] }
-        let excluded = Self.textArray(excludingURLs.sorted())
+        let excluded = PostgresArray.text(excludingURLs.sorted())
         return try await perform(durable: false) { connection throws(StoreError) in
             var claimed: [PendingHTTPDelivery] = []
             try connection.run("""
                 UPDATE http_outbox SET lease_owner = ?, lease_until = ? WHERE id IN (
                     SELECT id FROM http_outbox WHERE undeliverable_at IS NULL AND due_at <= ? AND (lease_owner IS NULL OR lease_until <= ?)
                     AND url <> ALL(?::text[]) ORDER BY due_at, id LIMIT ? FOR UPDATE SKIP LOCKED)
-                RETURNING \(Self.outboxColumns)
-                """, [.text(owner), .integer(now + leaseMilliseconds), .integer(now), .integer(now), .text(excluded), .integer(Int64(limit))]) { row in
-                claimed.append(Self.pending(row))
+                RETURNING \(SharedStatements.outboxColumns)
+                """, [.text(owner), .integer(now + leaseMilliseconds), .integer(now), .integer(now), excluded, .integer(Int64(limit))]) { row in
+                claimed.append(SharedStatements.pendingHTTPDelivery(row))
             }
             return claimed.sorted { $0.id < $1.id }
         }
@@ -77,33 +62,12 @@ extension PostgresStore: HTTPOutboxStore {
 
     public func finishHTTPDelivery(id: Int64, owner: String, outcome: HTTPDeliveryOutcome, now: Int64) async throws {
         try await perform { connection throws(StoreError) in
-            switch outcome {
-            case .delivered:
-                try connection.run("DELETE FROM http_outbox WHERE id = ? AND lease_owner = ?", [.integer(id), .text(owner)])
-            case .retry(let dueAt, let error):
-                try connection.run("""
-                    UPDATE http_outbox SET attempts = attempts + 1, due_at = ?, last_error = ?, lease_owner = NULL, lease_until = 0
-                    WHERE id = ? AND lease_owner = ?
-                    """, [.integer(dueAt), .text(error), .integer(id), .text(owner)])
-            case .released:
-                try connection.run("UPDATE http_outbox SET lease_owner = NULL, lease_until = 0 WHERE id = ? AND lease_owner = ?",
-                                   [.integer(id), .text(owner)])
-            case .undeliverable(let error):
-                try connection.run("""
-                    UPDATE http_outbox SET attempts = attempts + 1, undeliverable_at = ?, last_error = ?, lease_owner = NULL, lease_until = 0
-                    WHERE id = ? AND lease_owner = ?
-                    """, [.integer(now), .text(error), .integer(id), .text(owner)])
-            }
+            try SharedStatements.finishHTTPDelivery(connection, id: id, owner: owner, outcome: outcome, now: now)
         }
     }
 
     public func undeliverableHTTPDeliveries(limit: Int) async throws -> [PendingHTTPDelivery] {
-        try await perform(durable: false) { connection throws(StoreError) in
-            var kept: [PendingHTTPDelivery] = []
-            try connection.run("SELECT \(Self.outboxColumns) FROM http_outbox WHERE undeliverable_at IS NOT NULL ORDER BY id LIMIT ?",
-                               [.integer(Int64(limit))]) { row in kept.append(Self.pending(row)) }
-            return kept
-        }
+        try await perform(durable: false) { connection throws(StoreError) in try SharedStatements.undeliverableHTTPDeliveries(connection, limit: limit) }
     }
 
     @discardableResult
@@ -119,10 +83,6 @@ extension PostgresStore: HTTPOutboxStore {
     }
 
     public func pendingHTTPDeliveryCount() async throws -> Int {
-        try await perform(durable: false) { connection throws(StoreError) in
-            var count = 0
-            try connection.run("SELECT count(*) FROM http_outbox WHERE undeliverable_at IS NULL") { row in count = Int(row.integer(0)) }
-            return count
-        }
+        try await perform(durable: false) { connection throws(StoreError) in try SharedStatements.pendingHTTPDeliveryCount(connection) }
     }
 }

@@ -5,15 +5,7 @@ import ChuteCore
 /// host that lost one, change nothing.
 extension PostgresStore: ShardLeaseStore {
     private static func leases(_ connection: PostgresConnection, mapping: String, owner: String? = nil) throws(StoreError) -> [ShardLease] {
-        var leases: [ShardLease] = []
-        let filter = owner == nil ? "" : " AND owner = ?"
-        try connection.run("""
-            SELECT shard, owner, lease_until, checkpoint, lease_counter FROM shard_leases WHERE mapping = ?\(filter) ORDER BY shard
-            """, [.text(mapping)] + (owner.map { [.text($0)] } ?? [])) { row in
-            leases.append(ShardLease(mapping: mapping, shard: row.text(0) ?? "", owner: row.text(1), untilMilliseconds: row.integer(2),
-                                     checkpoint: row.isNull(3) ? nil : UInt64(row.integer(3)), counter: row.integer(4)))
-        }
-        return leases
+        try SharedStatements.shardLeases(connection, mapping: mapping, owner: owner)
     }
 
     public func acquireShardLeases(mapping: String, shards: [String], owner: String, limit: Int, now: Int64,
@@ -35,7 +27,7 @@ extension PostgresStore: ShardLeaseStore {
                         SELECT mapping, shard FROM shard_leases
                         WHERE mapping = ? AND (owner IS NULL OR lease_until <= ?) AND shard = ANY(?::text[])
                         ORDER BY shard LIMIT ? FOR UPDATE SKIP LOCKED)
-                    """, [.text(owner), .integer(now + leaseMilliseconds), .text(mapping), .integer(now), .text(Self.textArray(shards)),
+                    """, [.text(owner), .integer(now + leaseMilliseconds), .text(mapping), .integer(now), PostgresArray.text(shards),
                           .integer(Int64(limit - held))])
             }
             return try Self.leases(connection, mapping: mapping, owner: owner)
@@ -44,32 +36,22 @@ extension PostgresStore: ShardLeaseStore {
 
     public func takeShardLease(_ lease: ShardLease, owner: String, now: Int64, leaseMilliseconds: Int64) async throws -> Bool {
         try await perform { connection throws(StoreError) in
-            try connection.run("""
-                UPDATE shard_leases SET owner = ?, lease_until = ?, lease_counter = lease_counter + 1
-                WHERE mapping = ? AND shard = ? AND lease_counter = ?
-                """, [.text(owner), .integer(now + leaseMilliseconds), .text(lease.mapping), .text(lease.shard), .integer(lease.counter)])
-            return connection.changes == 1
+            try SharedStatements.takeShardLease(connection, lease, owner: owner, until: now + leaseMilliseconds)
         }
     }
 
     public func commitCheckpoint(_ lease: ShardLease, owner: String, sequence: UInt64, plan: DeliveryPlan, now: Int64,
                                  leaseMilliseconds: Int64) async throws -> Bool {
         try await perform { connection throws(StoreError) in
-            try connection.run("""
-                UPDATE shard_leases SET checkpoint = ?, lease_until = ?
-                WHERE mapping = ? AND shard = ? AND owner = ? AND lease_counter = ? AND lease_until > ?
-                """, [.integer(Int64(sequence)), .integer(now + leaseMilliseconds), .text(lease.mapping), .text(lease.shard), .text(owner),
-                      .integer(lease.counter), .integer(now)])
-            guard connection.changes == 1 else { return false }
+            guard try SharedStatements.storeCheckpoint(connection, lease, owner: owner, sequence: sequence, now: now,
+                                                       until: now + leaseMilliseconds) else { return false }
             try Self.writePlan(connection, plan, now: now)
             return true
         }
     }
 
     public func releaseShardLeases(mapping: String, owner: String) async throws {
-        try await perform { connection throws(StoreError) in
-            try connection.run("UPDATE shard_leases SET owner = NULL, lease_until = 0 WHERE mapping = ? AND owner = ?", [.text(mapping), .text(owner)])
-        }
+        try await perform { connection throws(StoreError) in try SharedStatements.releaseShardLeases(connection, mapping: mapping, owner: owner) }
     }
 
     public func shardLeases(mapping: String) async throws -> [ShardLease] {
@@ -77,22 +59,10 @@ extension PostgresStore: ShardLeaseStore {
     }
 
     public func moveCheckpoint(mapping: String, shard: String, to sequence: UInt64) async throws {
-        try await perform { connection throws(StoreError) in
-            try connection.run("""
-                INSERT INTO shard_leases (mapping, shard, checkpoint) VALUES (?1, ?2, ?3)
-                ON CONFLICT (mapping, shard) DO UPDATE SET checkpoint = ?3, owner = NULL, lease_until = 0
-                """, [.text(mapping), .text(shard), .integer(Int64(sequence))])
-        }
+        try await perform { connection throws(StoreError) in try SharedStatements.moveCheckpoint(connection, mapping: mapping, shard: shard, to: sequence) }
     }
 
     public func deleteShardLeases(mapping: String) async throws {
-        try await perform { connection throws(StoreError) in
-            try connection.run("DELETE FROM shard_leases WHERE mapping = ?", [.text(mapping)])
-        }
-    }
-
-    /// A PostgreSQL array literal of texts (`{"a","b"}`).
-    static func textArray(_ values: [String]) -> String {
-        "{" + values.map { "\"" + $0.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
+        try await perform { connection throws(StoreError) in try SharedStatements.deleteShardLeases(connection, mapping: mapping) }
     }
 }

@@ -38,26 +38,15 @@ extension SQLiteAsyncEventStore: MessagingDefinitionStore {
 
     func saveDefinition(kind: String, arn: String, _ value: some Encodable & Sendable) async throws {
         let text = try DefinitionCoding.encode(value, kind: kind, arn: arn)
-        try await perform { connection throws(StoreError) in
-            try connection.run("INSERT OR REPLACE INTO messaging_definitions (kind, arn, definition) VALUES (?, ?, ?)",
-                               [.text(kind), .text(arn), .text(text)])
-        }
+        try await perform { connection throws(StoreError) in try SharedStatements.saveDefinition(connection, kind: kind, arn: arn, text: text) }
     }
 
     func deleteDefinition(kind: String, arn: String) async throws {
-        try await perform { connection throws(StoreError) in
-            try connection.run("DELETE FROM messaging_definitions WHERE kind = ? AND arn = ?", [.text(kind), .text(arn)])
-        }
+        try await perform { connection throws(StoreError) in try SharedStatements.deleteDefinition(connection, kind: kind, arn: arn) }
     }
 
     func storedDefinitions<T: Decodable & Sendable>(kind: String) async throws -> [T] {
-        let texts: [String] = try await perform(durable: false) { connection throws(StoreError) in
-            var texts: [String] = []
-            try connection.run("SELECT definition FROM messaging_definitions WHERE kind = ? ORDER BY arn", [.text(kind)]) { row in
-                texts.append(row.text(0) ?? "")
-            }
-            return texts
-        }
+        let texts = try await perform(durable: false) { connection throws(StoreError) in try SharedStatements.definitionTexts(connection, kind: kind) }
         return try texts.map { text throws in try DefinitionCoding.decode(text, kind: kind) }
     }
 }

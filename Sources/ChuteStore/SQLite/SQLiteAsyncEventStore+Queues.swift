@@ -82,41 +82,20 @@ extension SQLiteAsyncEventStore {
             try Self.redriveExhausted(connection, queue, attributes, now: now)
             try Self.materializeSegments(connection, queue, now: now, wanted: limit)
             let visibility = visibilityMilliseconds ?? Int64(attributes.visibilityTimeoutSeconds) * 1000
-            var received: [ReceivedMessage] = []
-            try connection.run("""
-                UPDATE queue_messages SET visible_at = ?, receive_count = receive_count + 1,
-                    receipt_handle = message_id || ':' || (receive_count + 1), first_received_at = coalesce(first_received_at, ?)
-                WHERE seq IN (SELECT seq FROM queue_messages WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?)
-                RETURNING message_id, receipt_handle, body, attributes, receive_count, sent_at, first_received_at, seq
-                """, [.integer(now + visibility), .integer(now), .text(queue), .integer(now), .integer(Int64(limit))]) { row in
-                received.append(ReceivedMessage(
-                    messageID: row.text(0) ?? "", receiptHandle: row.text(1) ?? "",
-                    message: QueueMessage(body: row.blob(2), attributes: MessageAttributeCoding.attributes(row.text(3) ?? "{}")),
-                    receiveCount: Int(row.integer(4)), sentAtMilliseconds: row.integer(5), firstReceivedAtMilliseconds: row.integer(6),
-                    sequence: row.integer(7)))
-            }
-            return received.sorted { $0.sequence < $1.sequence }
+            return try SharedStatements.receive(connection, from: queue, limit: limit, visibleUntil: now + visibility, now: now,
+                                                rowLock: "")
         }
     }
 
     @discardableResult
     public func delete(from queue: String, receiptHandle: String) async throws -> Bool {
-        try await perform { connection throws(StoreError) in
-            try connection.run("DELETE FROM queue_messages WHERE queue = ? AND receipt_handle = ?", [.text(queue), .text(receiptHandle)])
-            return connection.changes == 1
-        }
+        try await perform { connection throws(StoreError) in try SharedStatements.deleteMessage(connection, from: queue, receiptHandle: receiptHandle) }
     }
 
     public func changeVisibility(in queue: String, receiptHandle: String, visibilityMilliseconds: Int64, now: Int64) async throws -> VisibilityChange {
         try await perform { connection throws(StoreError) in
-            var visibleAt: Int64?
-            try connection.run("SELECT visible_at FROM queue_messages WHERE queue = ? AND receipt_handle = ?",
-                               [.text(queue), .text(receiptHandle)]) { row in visibleAt = row.integer(0) }
-            guard let visibleAt else { return .invalidReceiptHandle }
-            guard visibleAt > now else { return .notInFlight }
-            try connection.run("UPDATE queue_messages SET visible_at = ? WHERE queue = ? AND receipt_handle = ?",
-                               [.integer(now + visibilityMilliseconds), .text(queue), .text(receiptHandle)])
-            return .changed
+            try SharedStatements.changeVisibility(connection, in: queue, receiptHandle: receiptHandle, visibilityMilliseconds: visibilityMilliseconds,
+                                                  now: now, rowLock: "")
         }
     }
 
@@ -128,16 +107,10 @@ extension SQLiteAsyncEventStore {
     /// the same destination queue for every event).
     static func deliver(_ connection: SQLiteConnection, _ delivery: QueueDelivery, now: Int64,
                         queues: inout [String: QueueAttributes?], into segments: inout PendingSegments) throws(StoreError) -> String? {
-        let known: QueueAttributes?
-        if let cached = queues[delivery.queue] {
-            known = cached
-        } else {
-            known = try attributes(connection, delivery.queue)
-            queues[delivery.queue] = .some(known)
-        }
-        guard let attributes = known else { return "the queue \(delivery.queue) does not exist" }
-        guard delivery.message.body.count <= attributes.maximumMessageBytes else {
-            return "the record of \(delivery.message.body.count) bytes is larger than the queue \(delivery.queue)'s MaximumMessageSize of \(attributes.maximumMessageBytes) bytes"
+        let attributes: QueueAttributes
+        switch try SharedStatements.destination(connection, of: delivery, queues: &queues) {
+        case .success(let found): attributes = found
+        case .failure(let problem): return problem.reason
         }
         let delay = Int64(delivery.message.delaySeconds ?? attributes.delaySeconds) * 1000
         segments.append(SegmentMessage(id: RequestID.makeTimeOrdered(milliseconds: now), body: delivery.message.body,
@@ -162,23 +135,7 @@ extension SQLiteAsyncEventStore {
     }
 
     private static func queueRow(_ connection: SQLiteConnection, _ name: String) throws(StoreError) -> QueueState? {
-        var state: QueueState?
-        try connection.run("""
-            SELECT visibility_timeout, retention, delay, maximum_size, receive_wait, dead_letter_queue, max_receive_count,
-                   created_at, modified_at FROM queues WHERE name = ?
-            """, [.text(name)]) { row in
-            var attributes = QueueAttributes()
-            attributes.visibilityTimeoutSeconds = Int(row.integer(0))
-            attributes.messageRetentionSeconds = Int(row.integer(1))
-            attributes.delaySeconds = Int(row.integer(2))
-            attributes.maximumMessageBytes = Int(row.integer(3))
-            attributes.receiveWaitSeconds = Int(row.integer(4))
-            if let deadLetterQueue = row.text(5) {
-                attributes.redrivePolicy = .init(deadLetterQueue: deadLetterQueue, maxReceiveCount: Int(row.integer(6)))
-            }
-            state = QueueState(name: name, attributes: attributes, createdAtMilliseconds: row.integer(7), modifiedAtMilliseconds: row.integer(8))
-        }
-        return state
+        try SharedStatements.queueRow(connection, name)
     }
 
     private static func queueState(_ connection: SQLiteConnection, _ name: String, now: Int64) throws(StoreError) -> QueueState? {
@@ -203,13 +160,7 @@ extension SQLiteAsyncEventStore {
     }
 
     private static func writeAttributes(_ connection: SQLiteConnection, _ name: String, _ attributes: QueueAttributes, now: Int64) throws(StoreError) {
-        try connection.run("""
-            UPDATE queues SET visibility_timeout = ?, retention = ?, delay = ?, maximum_size = ?, receive_wait = ?,
-                dead_letter_queue = ?, max_receive_count = ?, modified_at = ? WHERE name = ?
-            """, [.integer(Int64(attributes.visibilityTimeoutSeconds)), .integer(Int64(attributes.messageRetentionSeconds)),
-                  .integer(Int64(attributes.delaySeconds)), .integer(Int64(attributes.maximumMessageBytes)),
-                  .integer(Int64(attributes.receiveWaitSeconds)), .optionalText(attributes.redrivePolicy?.deadLetterQueue),
-                  attributes.redrivePolicy.map { .integer(Int64($0.maxReceiveCount)) } ?? .null, .integer(now), .text(name)])
+        try SharedStatements.writeAttributes(connection, name, attributes, now: now)
     }
 
     /// Messages past the retention period are gone, as in SQS (counted from the first send, also

@@ -52,13 +52,8 @@ extension SQLiteAsyncEventStore: StreamStore {
         }
     }
 
-    private static func streams(_ connection: SQLiteConnection, where condition: String, _ bindings: [SQLiteValue]) throws(StoreError) -> [StreamDescription] {
-        var streams: [StreamDescription] = []
-        try connection.run("SELECT name, shard_count, retention_hours, created_at FROM streams WHERE \(condition) ORDER BY name", bindings) { row in
-            streams.append(StreamDescription(name: row.text(0) ?? "", shardCount: Int(row.integer(1)), retentionHours: Int(row.integer(2)),
-                                             createdAtMilliseconds: row.integer(3)))
-        }
-        return streams
+    private static func streams(_ connection: SQLiteConnection, where condition: String, _ bindings: [SQLValue]) throws(StoreError) -> [StreamDescription] {
+        try SharedStatements.streams(connection, where: condition, bindings)
     }
 
     public func putRecords(_ entries: [StreamEntry], to stream: String, now: Int64) async throws -> [StreamRecord] {
@@ -90,17 +85,8 @@ extension SQLiteAsyncEventStore: StreamStore {
         }
     }
 
-    /// Drops the shard's records that arrived before `cutoff` (reads skip them meanwhile). A
-    /// shard's records arrive in sequence order, so this reads one row when none expired.
     private static func trim(_ connection: SQLiteConnection, stream: String, shard: Int, before cutoff: Int64) throws(StoreError) {
-        var oldest: Int64?
-        try connection.run("SELECT arrival FROM stream_records WHERE stream = ? AND shard = ? ORDER BY sequence LIMIT 1",
-                           [.text(stream), .integer(Int64(shard))]) { row in oldest = row.integer(0) }
-        guard let oldest, oldest < cutoff else { return }
-        try connection.run("""
-            DELETE FROM stream_records WHERE stream = ?1 AND shard = ?2 AND sequence < coalesce(
-                (SELECT min(sequence) FROM stream_records WHERE stream = ?1 AND shard = ?2 AND arrival >= ?3), 9223372036854775807)
-            """, [.text(stream), .integer(Int64(shard)), .integer(cutoff)])
+        try SharedStatements.trim(connection, stream: stream, shard: shard, before: cutoff)
     }
 
     public func records(in stream: String, shard: Int, from position: StreamPosition, limit: Int, now: Int64) async throws -> [StreamRecord] {
@@ -128,12 +114,6 @@ extension SQLiteAsyncEventStore: StreamStore {
     }
 
     public func lastSequence(in stream: String, shard: Int) async throws -> UInt64 {
-        try await perform(durable: false) { connection throws(StoreError) in
-            var last: Int64 = 0
-            try connection.run("SELECT max(sequence) FROM stream_records WHERE stream = ? AND shard = ?", [.text(stream), .integer(Int64(shard))]) { row in
-                last = row.integer(0)
-            }
-            return UInt64(max(0, last))
-        }
+        try await perform(durable: false) { connection throws(StoreError) in try SharedStatements.lastSequence(connection, stream: stream, shard: shard) }
     }
 }

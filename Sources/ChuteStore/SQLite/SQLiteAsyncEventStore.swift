@@ -286,12 +286,6 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
         }
     }
 
-    /// The columns a claim returns, in the order `claimedEvent` reads them.
-    private static let claimedColumns = """
-        request_id, function_name, qualifier, payload, received_at, invoke_count, requeue_count, due_at,
-        failure_kind, error_type, error_message, stack_trace, chain_depth
-        """
-
     /// Leases up to `limit` events matching `condition` (oldest due first).
     private static func claim(_ connection: SQLiteConnection, where condition: String, _ bindings: [SQLiteValue], owner: String,
                               now: Int64, limit: Int, lease: Int64, excluding: [String]) throws(StoreError) -> [AsyncEvent] {
@@ -301,9 +295,9 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
         try connection.run("""
             UPDATE async_events SET lease_owner = ?, lease_until = ?
             WHERE request_id IN (SELECT request_id FROM async_events WHERE \(condition)\(exclusion) ORDER BY due_at LIMIT ?)
-            RETURNING \(claimedColumns)
+            RETURNING \(SharedStatements.claimedColumns)
             """, [.text(owner), .integer(now + lease)] + bindings + excluding.map { .text($0) } + [.integer(Int64(limit))]) { row in
-            events.append(claimedEvent(row))
+            events.append(SharedStatements.claimedEvent(row))
         }
         return events.sorted { $0.dueAtMilliseconds < $1.dueAtMilliseconds }
     }
@@ -362,27 +356,12 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
         if !rows.isEmpty {
             try connection.run("""
                 UPDATE async_events SET lease_owner = ?, lease_until = ? WHERE rowid IN (SELECT value FROM json_each(?))
-                RETURNING \(Self.claimedColumns)
+                RETURNING \(SharedStatements.claimedColumns)
                 """, [.text(owner), .integer(now + lease), .text("[" + rows.map(String.init).joined(separator: ",") + "]")]) { row in
-                events.append(Self.claimedEvent(row))
+                events.append(SharedStatements.claimedEvent(row))
             }
         }
         return events.sorted { $0.dueAtMilliseconds < $1.dueAtMilliseconds }
-    }
-
-    private static func claimedEvent(_ row: SQLiteRow) -> AsyncEvent {
-        var event = AsyncEvent(requestID: row.text(0) ?? "", functionName: row.text(1) ?? "", qualifier: row.text(2) ?? "$LATEST",
-                               payload: row.blob(3), receivedAtMilliseconds: row.integer(4))
-        event.invokeCount = Int(row.integer(5))
-        event.requeueCount = Int(row.integer(6))
-        event.dueAtMilliseconds = row.integer(7)
-        event.chainDepth = Int(row.integer(12))
-        if let kind = row.text(8).flatMap(FunctionErrorKind.init(rawValue:)) {
-            let stack = row.text(11).map { $0.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) } ?? []
-            event.lastFailure = AttemptFailure(kind: kind, error: FunctionError(
-                errorType: row.text(9) ?? "", errorMessage: row.text(10) ?? "", stackTrace: stack))
-        }
-        return event
     }
 
     public func release(_ requestIDs: [String], owner: String) async throws {
@@ -421,16 +400,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                     try insert(connection, event, lane: 1)
                     report.applied += 1
                 case .runAgain:
-                    try connection.run("""
-                        UPDATE async_events SET invoke_count = ?, requeue_count = ?, due_at = ?, lane = 1,
-                            failure_kind = ?, error_type = ?, error_message = ?, stack_trace = ?, lease_owner = NULL, lease_until = 0
-                        WHERE request_id = ? AND lease_owner = ?
-                        """, [.integer(Int64(event.invokeCount)), .integer(Int64(event.requeueCount)), .integer(event.dueAtMilliseconds),
-                              .optionalText(event.lastFailure?.kind.rawValue), .optionalText(event.lastFailure?.error.errorType),
-                              .optionalText(event.lastFailure?.error.errorMessage),
-                              .optionalText(event.lastFailure?.error.stackTrace.joined(separator: "\n")),
-                              .text(event.requestID), .text(settlement.owner)])
-                    report.applied += connection.changes
+                    if try SharedStatements.reschedule(connection, event, owner: settlement.owner) { report.applied += 1 }
                 case .finished(let finished):
                     if let location {
                         guard try finishBatched(location, key: key, owner: settlement.owner, touched: &touched, connection)
@@ -472,36 +442,20 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
     }
 
     static func keepUndeliverable(_ connection: SQLiteConnection, requestID: String, destination: String, reason: String,
-                                          record: String) throws(StoreError) {
-        try connection.run("INSERT INTO undeliverable_records (request_id, destination, reason, record) VALUES (?, ?, ?, ?)",
-                           [.text(requestID), .text(destination), .text(reason), .text(record)])
+                                  record: String) throws(StoreError) {
+        try SharedStatements.keepUndeliverable(connection, requestID: requestID, destination: destination, reason: reason, record: record)
     }
 
     public func failedEvents(limit: Int) async throws -> [FailedEvent] {
         try await perform { connection throws(StoreError) in
-            try Self.selectFailed(connection, "redriven_at IS NULL ORDER BY finished_at DESC, rowid DESC LIMIT ?", [.integer(Int64(limit))])
+            try SharedStatements.failedEvents(connection, where: "redriven_at IS NULL ORDER BY finished_at DESC, rowid DESC LIMIT ?", [.integer(Int64(limit))])
         }
     }
 
     public func failedEvent(requestID: String) async throws -> FailedEvent? {
         try await perform { connection throws(StoreError) in
-            try Self.selectFailed(connection, "redriven_at IS NULL AND request_id = ?", [.text(requestID)]).first
+            try SharedStatements.failedEvents(connection, where: "redriven_at IS NULL AND request_id = ?", [.text(requestID)]).first
         }
-    }
-
-    private static func selectFailed(_ connection: SQLiteConnection, _ condition: String, _ bindings: [SQLiteValue]) throws(StoreError) -> [FailedEvent] {
-        var failed: [FailedEvent] = []
-        try connection.run("""
-            SELECT request_id, function_name, qualifier, payload, received_at, invoke_count, condition, record, finished_at
-            FROM failed_events WHERE \(condition)
-            """, bindings) { row in
-            var event = AsyncEvent(requestID: row.text(0) ?? "", functionName: row.text(1) ?? "", qualifier: row.text(2) ?? "$LATEST",
-                                   payload: row.blob(3), receivedAtMilliseconds: row.integer(4))
-            event.invokeCount = Int(row.integer(5))
-            failed.append(FailedEvent(event: event, condition: InvocationCondition(rawValue: row.text(6) ?? "") ?? .retriesExhausted,
-                                      record: row.text(7) ?? "", finishedAtMilliseconds: row.integer(8)))
-        }
-        return failed
     }
 
     @discardableResult
@@ -527,15 +481,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
     }
 
     public func undeliverableRecords(limit: Int) async throws -> [UndeliverableRecord] {
-        try await perform { connection throws(StoreError) in
-            var records: [UndeliverableRecord] = []
-            try connection.run("SELECT request_id, destination, reason, record, id FROM undeliverable_records ORDER BY id LIMIT ?",
-                               [.integer(Int64(limit))]) { row in
-                records.append(UndeliverableRecord(id: row.integer(4), requestID: row.text(0) ?? "", destination: row.text(1) ?? "",
-                                                   reason: row.text(2) ?? "", record: row.text(3) ?? ""))
-            }
-            return records
-        }
+        try await perform { connection throws(StoreError) in try SharedStatements.undeliverableRecords(connection, limit: limit) }
     }
 }
 

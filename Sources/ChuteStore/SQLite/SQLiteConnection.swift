@@ -2,7 +2,7 @@ import CSQLite
 
 /// One SQLite connection: prepared statements, binding, stepping and transactions. Not
 /// thread-safe: the store that owns it uses it from one serial queue.
-final class SQLiteConnection {
+final class SQLiteConnection: SQLConnection {
     private var handle: OpaquePointer?
     private var statements: [String: OpaquePointer] = [:]
     let path: String
@@ -48,7 +48,7 @@ final class SQLiteConnection {
     }
 
     /// Runs a cached statement with `bindings`, calling `row` for each result row.
-    func run(_ sql: String, _ bindings: [SQLiteValue] = [], row: (SQLiteRow) throws(StoreError) -> Void = { _ in }) throws(StoreError) {
+    func run(_ sql: String, _ bindings: [SQLValue] = [], row: (SQLiteRow) throws(StoreError) -> Void = { _ in }) throws(StoreError) {
         let statement = try prepared(sql)
         defer {
             sqlite3_reset(statement)
@@ -106,17 +106,10 @@ final class SQLiteConnection {
     }
 }
 
-enum SQLiteValue {
-    case null
-    case integer(Int64)
-    case text(String)
-    case blob([UInt8])
-
-    static func optionalText(_ text: String?) -> SQLiteValue { text.map { .text($0) } ?? .null }
-}
+typealias SQLiteValue = SQLValue
 
 /// The current row of a statement, valid only inside the row callback.
-struct SQLiteRow {
+struct SQLiteRow: SQLRow {
     let statement: OpaquePointer
 
     func integer(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
