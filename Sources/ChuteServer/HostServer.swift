@@ -11,7 +11,7 @@ import ServiceLifecycle
 
 /// `chute serve`: the functions of a configuration file behind Lambda's, SQS's, SNS's,
 /// EventBridge's and Kinesis's HTTP APIs, with asynchronous invocations on the embedded SQLite
-/// store, records routed to queues, functions, topics, event buses and HTTP endpoints, and event
+/// store (or a PostgreSQL store shared with other hosts), records routed to queues, functions, topics, event buses and HTTP endpoints, and event
 /// source mappings reading streams and queues, until SIGINT or SIGTERM.
 ///
 /// Shutdown is graceful: the listener stops, the dispatcher stops claiming, in-flight attempts
