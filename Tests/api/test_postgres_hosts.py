@@ -20,6 +20,7 @@ import uuid
 
 import botocore.exceptions
 
+from test_functions import LIBRARY, code_zip
 from test_serve import ROOT, Host, write_config
 
 PROBE = os.path.join(ROOT, ".build", "debug", "libBatchProbe.so")
@@ -61,6 +62,45 @@ mappings:
             host = Host(config, os.path.join(self.directory, f"data-{index}"),
                         options=("--log-level", "error", "--store", self.store, "--lease-seconds", "3"))
             self.hosts.append(host.start())
+
+    def wait_for(self, predicate, what, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if predicate():
+                    return
+            except botocore.exceptions.ClientError:
+                pass
+            time.sleep(0.2)
+        self.fail(f"timed out waiting for {what}")
+
+    def test_what_one_host_defines_the_others_serve(self):
+        a, b = self.hosts[0].client("lambda"), self.hosts[2].client("lambda")
+
+        def greeting():
+            response = b.invoke(FunctionName="thumbs", Payload=json.dumps({"action": "env", "text": "GREETING"}).encode())
+            return response["Payload"].read().decode()
+
+        a.create_function(FunctionName="thumbs", Runtime="provided.al2023", Role="arn:aws:iam::000000000000:role/none",
+                          Handler="lib/libthumbs.so:chute_handle", Code={"ZipFile": code_zip([("lib/libthumbs.so", LIBRARY)])},
+                          Environment={"Variables": {"GREETING": "hello"}})
+        self.wait_for(lambda: greeting() == "hello", "another host to serve a function created on the first")
+        a.update_function_configuration(FunctionName="thumbs", Environment={"Variables": {"GREETING": "bonjour"}})
+        self.wait_for(lambda: greeting() == "bonjour", "another host to take up a changed configuration")
+
+        self.hosts[0].client("sns").create_topic(Name="alerts")
+        self.wait_for(lambda: any(t["TopicArn"].endswith(":alerts") for t in self.hosts[2].client("sns").list_topics()["Topics"]),
+                      "another host to know a topic created on the first")
+
+        a.delete_function(FunctionName="thumbs")
+
+        def gone():
+            try:
+                b.get_function(FunctionName="thumbs")
+                return False
+            except b.exceptions.ResourceNotFoundException:
+                return True
+        self.wait_for(gone, "another host to drop a deleted function")
 
     def tearDown(self):
         for host in self.hosts:

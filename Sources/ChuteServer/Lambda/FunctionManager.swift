@@ -128,13 +128,21 @@ actor FunctionManager {
     }
 
     /// Follows what other hosts sharing the store did through the API: starts the functions they
-    /// created, removes those they deleted. (A function another host updated keeps this host's
-    /// version until this host restarts.)
+    /// created, restarts those whose configuration or code they changed (the definition carries
+    /// the code's hash), removes those they deleted.
     func refresh(declared: Set<String>) async throws {
         let stored = try await store.storedFunctions()
         let storedNames = Set(stored.map(\.name))
-        for function in stored where !declared.contains(function.name) && registry.entry(named: function.name) == nil {
-            logger.info("starting \(function.name), created on another host", metadata: ["function": "\(function.name)"])
+        for function in stored where !declared.contains(function.name) {
+            guard let entry = registry.entry(named: function.name) else {
+                logger.info("starting \(function.name), created on another host", metadata: ["function": "\(function.name)"])
+                await start(function)
+                continue
+            }
+            guard entry.definition != nil,
+                  let definition = try? JSONDecoder().decode(FunctionDefinition.self, from: Data(function.definition.utf8)),
+                  definition != entry.definition else { continue }
+            logger.info("restarting \(function.name), changed on another host", metadata: ["function": "\(function.name)"])
             await start(function)
         }
         for entry in registry.all where entry.definition != nil && !storedNames.contains(entry.configuration.name) {
