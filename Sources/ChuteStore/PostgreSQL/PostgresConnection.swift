@@ -35,7 +35,9 @@ final class PostgresConnection: SQLConnection {
             let message = handle.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
             throw StoreError("cannot connect to PostgreSQL at \(location): \(message.trimmingWhitespace)")
         }
-        try execute("SET client_min_messages = warning")
+        // bytea comes back as hex whatever the server's default (`PostgresRow.blob` reads hex);
+        // operators see Chute's connections by name in pg_stat_activity.
+        try execute("SET client_min_messages = warning; SET bytea_output = hex; SET application_name = 'chute'")
         // The schema itself is created by the store, under its lock (hosts may start together).
         if let schema { try execute("SET search_path TO \(Self.quoted(schema))") }
     }
