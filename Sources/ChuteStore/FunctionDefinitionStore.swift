@@ -4,8 +4,16 @@
 public protocol FunctionDefinitionStore: Sendable {
     /// Saves a function's definition, with its code when `code` is given (nil keeps the stored code).
     func saveFunction(name: String, definition: String, code: [UInt8]?, now: Int64) async throws
-    func storedFunctions() async throws -> [StoredFunction]
+    /// Every stored function; `withCode: false` leaves each `code` empty (hosts sharing a store
+    /// compare definitions every few seconds, and fetch code only for what changed).
+    func storedFunctions(withCode: Bool) async throws -> [StoredFunction]
     func deleteFunction(named name: String) async throws
+}
+
+extension FunctionDefinitionStore {
+    public func storedFunctions() async throws -> [StoredFunction] {
+        try await storedFunctions(withCode: true)
+    }
 }
 
 /// What a host serves from: events, queues, function definitions, topics and buses, the HTTP

@@ -88,23 +88,7 @@ extension ChuteBench {
         let runner = Task { await pipeline.dispatcher.run(pollMilliseconds: 5, clock: Self.wallMilliseconds) }
         let total = events
         let start = Measure.now()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for caller in 0..<callers {
-                group.addTask {
-                    var next = caller * batch
-                    while next < total {
-                        let now = Self.wallMilliseconds()
-                        let chunk = (next..<min(total, next + batch)).map { _ in
-                            AsyncEvent(requestID: RequestID.makeTimeOrdered(milliseconds: now), functionName: "noop", payload: Array("{}".utf8),
-                                       receivedAtMilliseconds: now)
-                        }
-                        try await pipeline.dispatcher.accept(chunk)
-                        next += callers * batch
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
+        try await Self.acceptNoopEvents(total, batch: batch, callers: callers) { _, chunk in try await pipeline.dispatcher.accept(chunk) }
         let accepted = Measure.now()
         // Settled counts results once their transaction committed; every event succeeds, so that
         // is when its record is durable in the queue (checked once at the end).
@@ -121,6 +105,29 @@ extension ChuteBench {
         return (Double(total) / (Double(accepted - start) / 1e9), Double(total) / (Double(finished - start) / 1e9),
                 WriterLoad(busyShare: Double(writer.busyNanoseconds) / Double(finished - start),
                            cpuMicrosecondsPerEvent: Double(writer.cpuNanoseconds) / 1e3 / Double(total)))
+    }
+
+    /// `callers` tasks accept `total` no-op events in batches of `batch`; `accept` gets each
+    /// batch with its number.
+    static func acceptNoopEvents(_ total: Int, batch: Int, callers: Int,
+                                 accept: @escaping @Sendable (Int, [AsyncEvent]) async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for caller in 0..<callers {
+                group.addTask {
+                    var next = caller * batch
+                    while next < total {
+                        let now = Self.wallMilliseconds()
+                        let chunk = (next..<min(total, next + batch)).map { _ in
+                            AsyncEvent(requestID: RequestID.makeTimeOrdered(milliseconds: now), functionName: "noop", payload: Array("{}".utf8),
+                                       receivedAtMilliseconds: now)
+                        }
+                        try await accept(next / batch, chunk)
+                        next += callers * batch
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
     }
 
     /// How much of a run the store's single writer was busy, and its CPU time per event.

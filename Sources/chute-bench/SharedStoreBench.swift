@@ -61,22 +61,8 @@ extension ChuteBench {
         let runners = dispatchers.map { dispatcher in Task { await dispatcher.run(pollMilliseconds: 5, clock: Self.wallMilliseconds) } }
         let total = events, batch = 100, callers = 4
         let start = Measure.now()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for caller in 0..<callers {
-                group.addTask { [dispatchers] in
-                    var next = caller * batch
-                    while next < total {
-                        let now = Self.wallMilliseconds()
-                        let chunk = (next..<min(total, next + batch)).map { _ in
-                            AsyncEvent(requestID: RequestID.makeTimeOrdered(milliseconds: now), functionName: "noop", payload: Array("{}".utf8),
-                                       receivedAtMilliseconds: now)
-                        }
-                        try await dispatchers[(next / batch) % dispatchers.count].accept(chunk)
-                        next += callers * batch
-                    }
-                }
-            }
-            try await group.waitForAll()
+        try await Self.acceptNoopEvents(total, batch: batch, callers: callers) { [dispatchers] number, chunk in
+            try await dispatchers[number % dispatchers.count].accept(chunk)
         }
         while dispatchers.reduce(0, { $0 + $1.statistics.eventsSettled }) < total {
             try await Task.sleep(for: .milliseconds(2))

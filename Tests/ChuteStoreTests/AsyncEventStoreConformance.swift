@@ -376,6 +376,7 @@ import Testing
         try await store.saveFunction(name: "thumbs", definition: #"{"v":1}"#, code: [1, 2, 3], now: t0)
         try await store.saveFunction(name: "thumbs", definition: #"{"v":2}"#, code: nil, now: t0 + 1)
         #expect(try await store.storedFunctions() == [StoredFunction(name: "thumbs", definition: #"{"v":2}"#, code: [1, 2, 3], modifiedAtMilliseconds: t0 + 1)])
+        #expect(try await store.storedFunctions(withCode: false).map(\.code) == [[]])
         try await store.saveFunction(name: "thumbs", definition: #"{"v":3}"#, code: [4], now: t0 + 2)
         #expect(try await store.storedFunctions().map(\.code) == [[4]])
         await #expect(throws: StoreError.self) { try await store.saveFunction(name: "ghost", definition: "{}", code: nil, now: t0) }

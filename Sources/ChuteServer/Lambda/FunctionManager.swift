@@ -131,19 +131,24 @@ actor FunctionManager {
     /// created, restarts those whose configuration or code they changed (the definition carries
     /// the code's hash), removes those they deleted.
     func refresh(declared: Set<String>) async throws {
-        let stored = try await store.storedFunctions()
+        // Definitions only: code is fetched for the functions that need starting, which is rare.
+        let stored = try await store.storedFunctions(withCode: false)
         let storedNames = Set(stored.map(\.name))
+        var toStart: Set<String> = []
         for function in stored where !declared.contains(function.name) {
             guard let entry = registry.entry(named: function.name) else {
                 logger.info("starting \(function.name), created on another host", metadata: ["function": "\(function.name)"])
-                await start(function)
+                toStart.insert(function.name)
                 continue
             }
             guard entry.definition != nil,
                   let definition = try? JSONDecoder().decode(FunctionDefinition.self, from: Data(function.definition.utf8)),
                   definition != entry.definition else { continue }
             logger.info("restarting \(function.name), changed on another host", metadata: ["function": "\(function.name)"])
-            await start(function)
+            toStart.insert(function.name)
+        }
+        if !toStart.isEmpty {
+            for function in try await store.storedFunctions(withCode: true) where toStart.contains(function.name) { await start(function) }
         }
         for entry in registry.all where entry.definition != nil && !storedNames.contains(entry.configuration.name) {
             logger.info("removing \(entry.configuration.name), deleted on another host", metadata: ["function": "\(entry.configuration.name)"])

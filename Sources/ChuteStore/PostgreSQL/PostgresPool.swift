@@ -14,11 +14,7 @@ final class PostgresPool: @unchecked Sendable {
     private let state: Mutex<(work: [Work], idle: [Int])>
     private let groupLimit = 64
 
-    private struct Work: Sendable {
-        let run: @Sendable (PostgresConnection) throws(StoreError) -> Void
-        let done: @Sendable (Result<Void, StoreError>) -> Void
-        let durable: Bool
-    }
+    private typealias Work = GroupCommitWork<PostgresConnection>
 
     init(_ target: PostgresTarget) throws(StoreError) {
         var connections: [PostgresConnection] = []
@@ -35,19 +31,7 @@ final class PostgresPool: @unchecked Sendable {
 
     func perform<T: Sendable>(durable: Bool = true, _ body: @escaping @Sendable (PostgresConnection) throws(StoreError) -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let result = Box<T>()
-            let work = Work(
-                run: { connection throws(StoreError) in
-                    let value = try body(connection)
-                    result.value.withLock { $0 = value }
-                },
-                done: { outcome in
-                    switch outcome {
-                    case .success: continuation.resume(returning: result.value.withLock { $0! })
-                    case .failure(let error): continuation.resume(throwing: error)
-                    }
-                },
-                durable: durable)
+            let work = Work(durable: durable, body, resuming: continuation)
             let idle: Int? = state.withLock { state in
                 state.work.append(work)
                 return state.idle.popLast()
@@ -106,9 +90,5 @@ final class PostgresPool: @unchecked Sendable {
                 guard retryable, tries < 5 else { throw error }
             }
         }
-    }
-
-    private final class Box<T: Sendable>: Sendable {
-        let value = Mutex<T?>(nil)
     }
 }

@@ -10,8 +10,8 @@ extension PostgresStore: FunctionDefinitionStore, MessagingDefinitionStore, Mapp
         }
     }
 
-    public func storedFunctions() async throws -> [StoredFunction] {
-        try await perform(durable: false) { connection throws(StoreError) in try SharedStatements.storedFunctions(connection) }
+    public func storedFunctions(withCode: Bool) async throws -> [StoredFunction] {
+        try await perform(durable: false) { connection throws(StoreError) in try SharedStatements.storedFunctions(connection, withCode: withCode) }
     }
 
     public func deleteFunction(named name: String) async throws {

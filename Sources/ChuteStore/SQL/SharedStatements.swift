@@ -327,9 +327,9 @@ enum SharedStatements {
         }
     }
 
-    static func storedFunctions(_ connection: some SQLConnection) throws(StoreError) -> [StoredFunction] {
+    static func storedFunctions(_ connection: some SQLConnection, withCode: Bool) throws(StoreError) -> [StoredFunction] {
         var functions: [StoredFunction] = []
-        try connection.run("SELECT name, definition, code, modified_at FROM function_definitions ORDER BY name", []) { row in
+        try connection.run("SELECT name, definition, \(withCode ? "code" : "NULL"), modified_at FROM function_definitions ORDER BY name", []) { row in
             functions.append(StoredFunction(name: row.text(0) ?? "", definition: row.text(1) ?? "", code: row.blob(2),
                                             modifiedAtMilliseconds: row.integer(3)))
         }

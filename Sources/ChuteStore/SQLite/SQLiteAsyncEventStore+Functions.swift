@@ -15,8 +15,8 @@ extension SQLiteAsyncEventStore: FunctionDefinitionStore {
         }
     }
 
-    public func storedFunctions() async throws -> [StoredFunction] {
-        try await perform { connection throws(StoreError) in try SharedStatements.storedFunctions(connection) }
+    public func storedFunctions(withCode: Bool) async throws -> [StoredFunction] {
+        try await perform { connection throws(StoreError) in try SharedStatements.storedFunctions(connection, withCode: withCode) }
     }
 
     public func deleteFunction(named name: String) async throws {

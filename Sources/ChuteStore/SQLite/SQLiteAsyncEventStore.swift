@@ -21,14 +21,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
     /// Where batched events are; touched only by work on `queue`.
     let batches = EventBatchIndex()
 
-    /// A unit of work in a group transaction; `run` must not resume anything itself.
-    private struct Work: Sendable {
-        let run: @Sendable (SQLiteConnection) throws(StoreError) -> Void
-        let done: @Sendable (Result<Void, StoreError>) -> Void
-        /// False for writes that a crash may lose (leases, which reopening releases anyway): a
-        /// group of only such work commits without waiting for the disk.
-        let durable: Bool
-    }
+    private typealias Work = GroupCommitWork<SQLiteConnection>
 
     /// Opens (or creates) the store. The serving host releases the leases of its dead predecessor;
     /// a tool opening the file beside a running host (`chute events`) must not: `releaseLeases: false`.
@@ -121,19 +114,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
 
     func perform<T: Sendable>(durable: Bool = true, _ body: @escaping @Sendable (SQLiteConnection) throws(StoreError) -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let result = ResultBox<T>()
-            let work = Work(
-                run: { connection throws(StoreError) in
-                    let value = try body(connection)
-                    result.value.withLock { $0 = value }
-                },
-                done: { outcome in
-                    switch outcome {
-                    case .success: continuation.resume(returning: result.value.withLock { $0! })
-                    case .failure(let error): continuation.resume(throwing: error)
-                    }
-                },
-                durable: durable)
+            let work = Work(durable: durable, body, resuming: continuation)
             let startDrain = pending.withLock { state in
                 state.work.append(work)
                 defer { state.draining = true }
@@ -204,9 +185,6 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
         return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
     }
 
-    private final class ResultBox<T: Sendable>: Sendable {
-        let value = Mutex<T?>(nil)
-    }
 
     // MARK: Events
 
