@@ -22,7 +22,7 @@ struct DefinitionRefreshService: Service {
                 do {
                     try await functions.refresh(declared: declaredFunctions)
                     try await messaging.refresh()
-                    try await mappings.refresh()
+                    try await mappings.refresh(logger: logger)
                 } catch {
                     logger.error("cannot read the definitions other hosts changed; trying again", metadata: ["error": "\(error)"])
                 }

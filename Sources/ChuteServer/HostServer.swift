@@ -75,7 +75,7 @@ public enum HostServer {
             })
         let supervisor = MappingSupervisor(context: mappingContext, digests: QueueDigests(body: SQSDigest.md5, attributes: SQSDigest.attributes))
         let mappings = MappingRegistry(store: store, functions: registry, supervisor: supervisor, clock: clock)
-        try await mappings.restore()
+        try await mappings.restore(logger: logger)
         try await mappings.declare(configuration.mappings)
 
         let router = Router()

@@ -4,8 +4,9 @@ import Hummingbird
 import NIOCore
 
 /// AWS's JSON protocols (SQS's 1.0, EventBridge's and Kinesis's 1.1), shared by their APIs: the
-/// body read up to the service's limit and parsed as an object, the operation's output written as
-/// JSON with sorted keys, and every error as `{"__type":"NAMESPACE#TYPE","message":…}`.
+/// body read up to the service's limit and parsed as an object (`SerializationException` for
+/// anything else), the operation's output written as JSON with sorted keys, and every error as
+/// `{"__type":"NAMESPACE#TYPE","message":…}`.
 struct JSONProtocol: Sendable {
     var namespace: String
     /// `application/x-amz-json-1.0` or `-1.1`.
@@ -16,7 +17,7 @@ struct JSONProtocol: Sendable {
     /// What a body over the limit answers.
     var tooLarge: ServiceError
 
-    func respond(to request: Request, _ operation: ([String: Any]) async throws -> [String: Any]) async -> Response {
+    func respond(to request: Request, _ operation: (RequestFields) async throws -> [String: Any]) async -> Response {
         do {
             var request = request
             let body: ByteBuffer
@@ -25,7 +26,7 @@ struct JSONProtocol: Sendable {
             } catch {
                 throw tooLarge
             }
-            let fields = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
+            let fields = try RequestFields(body: body.readableBytesView)
             let data = try JSONSerialization.data(withJSONObject: try await operation(fields), options: [.sortedKeys])
             return AWSResponse.bytes(Array(data), contentType: contentType)
         } catch let error as ServiceError {

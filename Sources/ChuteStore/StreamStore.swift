@@ -49,12 +49,3 @@ public struct StreamEntry: Sendable, Hashable {
     }
 }
 
-/// Where reading a shard starts.
-public enum StreamPosition: Sendable, Hashable {
-    /// The oldest record still retained.
-    case trimHorizon
-    case atSequence(UInt64)
-    case afterSequence(UInt64)
-    /// The first record that arrived at or after this time.
-    case atTimestamp(Int64)
-}

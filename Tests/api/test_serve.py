@@ -18,7 +18,8 @@ import boto3
 import botocore.exceptions
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CHUTE = os.path.join(ROOT, ".build", "debug", "chute")
+# CHUTE_TEST_BINARY runs the API tests against another build (an older one, to see a regression test fail).
+CHUTE = os.environ.get("CHUTE_TEST_BINARY") or os.path.join(ROOT, ".build", "debug", "chute")
 FAULTS = os.path.join(ROOT, ".build", "debug", "libChuteFaults.so")
 CREDENTIALS = dict(region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
 

@@ -63,7 +63,7 @@ struct StreamShardWorker: Sendable {
         var position: StreamPosition
         switch (lease.checkpoint, settings.startingPosition) {
         case (let checkpoint?, _): position = .afterSequence(checkpoint)
-        case (nil, .atTimestamp): position = .atTimestamp(Int64((settings.startingPositionTimestamp ?? 0) * 1000))
+        case (nil, .atTimestamp): position = .atTimestamp(settings.startingMilliseconds)
         case (nil, .latest):
             let last = (try? await context.store.lastSequence(in: stream.name, shard: shardIndex)) ?? 0
             lanes = ShardLanes(settings: settings.shardSettings, checkpoint: last, parallelization: settings.parallelizationFactor)

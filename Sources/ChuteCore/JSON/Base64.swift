@@ -27,4 +27,47 @@ public enum Base64 {
         append(bytes, to: &out)
         return String(decoding: out, as: UTF8.self)
     }
+
+    /// The bytes of standard padded base64 text; nil for anything else (a character outside the
+    /// alphabet, a length that is not a multiple of 4, misplaced padding).
+    public static func decode(_ text: String) -> [UInt8]? {
+        let input = Array(text.utf8)
+        guard input.count % 4 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(input.count / 4 * 3)
+        var index = 0
+        while index < input.count {
+            let last = index + 4 == input.count
+            var value: UInt32 = 0
+            var padding = 0
+            for offset in 0..<4 {
+                let byte = input[index + offset]
+                if byte == UInt8(ascii: "=") {
+                    // Padding only at the end of the text, in the last one or two places.
+                    guard last, offset >= 2 else { return nil }
+                    padding += 1
+                    value <<= 6
+                    continue
+                }
+                guard padding == 0, let sextet = Self.sextet(byte) else { return nil }
+                value = value << 6 | UInt32(sextet)
+            }
+            out.append(UInt8(value >> 16 & 0xFF))
+            if padding < 2 { out.append(UInt8(value >> 8 & 0xFF)) }
+            if padding < 1 { out.append(UInt8(value & 0xFF)) }
+            index += 4
+        }
+        return out
+    }
+
+    private static func sextet(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): byte - UInt8(ascii: "A")
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): byte - UInt8(ascii: "a") + 26
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0") + 52
+        case UInt8(ascii: "+"): 62
+        case UInt8(ascii: "/"): 63
+        default: nil
+        }
+    }
 }

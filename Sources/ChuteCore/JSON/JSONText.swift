@@ -88,6 +88,16 @@ public enum JSONText {
 
 /// Wall-clock timestamps as AWS writes them.
 public enum Timestamps {
+    /// The times a request may give, in seconds since the epoch: years 1 to 9999, as ISO 8601
+    /// writes them. Anything else (1e300, infinity) is refused before it is multiplied.
+    public static let acceptedSeconds: ClosedRange<Double> = -62_135_596_800...253_402_300_799.999
+
+    /// Milliseconds since the epoch for `seconds`; nil when it is not a time in `acceptedSeconds`.
+    public static func milliseconds(fromSeconds seconds: Double) -> Int64? {
+        guard seconds.isFinite, acceptedSeconds.contains(seconds) else { return nil }
+        return Int64((seconds * 1000).rounded(.down))
+    }
+
     /// `2019-11-14T18:16:05.568Z` for milliseconds since the Unix epoch (UTC, proleptic Gregorian).
     public static func iso8601(milliseconds: Int64) -> String {
         let (days, dayMilliseconds) = floorDivide(milliseconds, 86_400_000)

@@ -16,7 +16,7 @@ public struct EventSourceMappingSettings: Sendable, Hashable, Codable {
     public var batchSize: Int
     public var maximumBatchingWindowSeconds = 0
     public var startingPosition: StartingPosition?
-    /// Seconds since the epoch, for AT_TIMESTAMP.
+    /// Seconds since the epoch, for AT_TIMESTAMP (`startingMilliseconds` once validated).
     public var startingPositionTimestamp: Double?
     public var bisectBatchOnFunctionError = false
     /// -1: until the records expire.
@@ -85,6 +85,9 @@ public struct EventSourceMappingSettings: Sendable, Hashable, Codable {
             if startingPosition == .atTimestamp, startingPositionTimestamp == nil {
                 throw invalid("StartingPositionTimestamp is required with StartingPosition AT_TIMESTAMP")
             }
+            if let timestamp = startingPositionTimestamp, Timestamps.milliseconds(fromSeconds: timestamp) == nil {
+                throw invalid("StartingPositionTimestamp \(timestamp) is not a time: give seconds since 1970, between the years 1 and 9999")
+            }
         case .queue:
             if batchSize > 10, maximumBatchingWindowSeconds < 1 {
                 throw invalid("Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10")
@@ -99,6 +102,12 @@ public struct EventSourceMappingSettings: Sendable, Hashable, Codable {
                 throw invalid("\(name) is not supported for an SQS event source: a queue retries through its redrive policy")
             }
         }
+    }
+
+    /// Where AT_TIMESTAMP starts, in milliseconds since the epoch; 0 (the oldest record) when
+    /// there is no valid timestamp, which `validate()` refuses before a mapping runs.
+    public var startingMilliseconds: Int64 {
+        startingPositionTimestamp.flatMap(Timestamps.milliseconds(fromSeconds:)) ?? 0
     }
 
     /// The shard processor's settings for these parameters.

@@ -15,10 +15,13 @@ public struct ShardMap: Sendable, Hashable {
         return "shardId-" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits
     }
 
-    /// The index in `shardId-000000000003`, nil for anything else.
+    /// The index in `shardId-000000000003`, nil for anything else (`shardId--1`, `shardId-+1`,
+    /// more digits than an index has).
     public static func shardIndex(_ shardID: String) -> Int? {
         guard shardID.hasPrefix("shardId-") else { return nil }
-        return Int(shardID.dropFirst("shardId-".count))
+        let digits = shardID.utf8.dropFirst("shardId-".utf8.count)
+        guard (1...12).contains(digits.count), digits.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+        return Int(Substring(digits))
     }
 
     public func startingHashKey(_ index: Int) -> UInt128 {

@@ -24,9 +24,23 @@ public struct StreamRecord: Sendable, Hashable {
         return String(repeating: "0", count: max(0, 21 - digits.count)) + digits
     }
 
-    /// The sequence in a sequence number, nil for anything else.
+    /// Kinesis's sequence numbers are decimal numbers of up to 129 digits (128-bit and wider);
+    /// clients may send any of them. A stream of Chute's numbers its records below 2⁶³ (the
+    /// stores' integer), so a well-formed number past that did not come from any of its streams.
+    public static let maximumDigits = 129
+
+    /// Whether `text` is shaped as a sequence number: 1 to 129 decimal digits.
+    public static func isWellFormedSequenceNumber(_ text: String) -> Bool {
+        (1...maximumDigits).contains(text.utf8.count) && text.utf8.allSatisfy { (0x30...0x39).contains($0) }
+    }
+
+    /// The sequence in a sequence number; nil for anything else, including well-formed numbers
+    /// no record of Chute's can have (2⁶³ and above).
     public static func sequence(_ sequenceNumber: String) -> UInt64? {
-        guard !sequenceNumber.isEmpty, sequenceNumber.allSatisfy(\.isASCII) else { return nil }
-        return UInt64(sequenceNumber)
+        guard isWellFormedSequenceNumber(sequenceNumber) else { return nil }
+        let digits = sequenceNumber.drop { $0 == "0" }
+        guard !digits.isEmpty else { return 0 }
+        guard let value = Int64(digits) else { return nil }  // past 2⁶³ - 1: from no stream here
+        return UInt64(value)
     }
 }

@@ -25,7 +25,7 @@ struct EventBridgeAPI: Sendable {
             switch operation {
             case "CreateEventBus": return try await createEventBus(fields)
             case "DeleteEventBus": return try await deleteEventBus(fields)
-            case "ListEventBuses": return listEventBuses(fields)
+            case "ListEventBuses": return try listEventBuses(fields)
             case "DescribeEventBus": return try describeEventBus(fields)
             case "PutRule": return try await putRule(fields)
             case "DeleteRule": return try await deleteRule(fields)
@@ -44,20 +44,22 @@ struct EventBridgeAPI: Sendable {
 
     // MARK: Parameters
 
-    private static func string(_ fields: [String: Any], _ name: String) throws(ServiceError) -> String {
-        guard let value = fields[name] as? String, !value.isEmpty else {
-            throw ServiceError(type: "ValidationException", message: "1 validation error detected: Value null at '\(Self.lowerFirst(name))' failed to satisfy constraint: Member must not be null")
+    private static func string(_ fields: RequestFields, _ name: String) throws(ServiceError) -> String {
+        guard let value = try fields.string(name), !value.isEmpty else {
+            throw ServiceError.validation(["Value null at '\(RequestFields.lowerFirst(name))' failed to satisfy constraint: Member must not be null"])
         }
         return value
     }
 
-    private static func lowerFirst(_ text: String) -> String { text.prefix(1).lowercased() + text.dropFirst() }
-
     /// The bus a request names (`EventBusName`, a name or an ARN; `default` when absent).
-    private func busName(_ fields: [String: Any], _ key: String = "EventBusName") -> String {
-        guard let given = fields[key] as? String, !given.isEmpty else { return "default" }
+    private func busName(_ fields: RequestFields, _ key: String = "EventBusName") throws(ServiceError) -> String {
+        guard let given = try fields.string(key), !given.isEmpty else { return "default" }
         return MessagingARN.eventBusName(given) ?? given
     }
+
+    /// Names that are only dots (`.`, `..`) read as paths in ARNs and logs: refused, though
+    /// EventBridge's patterns would let them through.
+    private static func isDots(_ name: String) -> Bool { name.allSatisfy { $0 == "." } }
 
     private func existingBus(_ name: String) throws(ServiceError) -> EventBus {
         guard let bus = registry.eventBus(named: name) else {
@@ -72,29 +74,30 @@ struct EventBridgeAPI: Sendable {
 
     // MARK: Buses
 
-    private func createEventBus(_ fields: [String: Any]) async throws -> [String: Any] {
+    private func createEventBus(_ fields: RequestFields) async throws -> [String: Any] {
         let name = try Self.string(fields, "Name")
-        guard MessagingARN.isValidName(name, allowing: [".", "/"]), name != "default" else {
+        guard MessagingARN.isValidName(name, allowing: ["."]), !Self.isDots(name), name != "default" else {
             throw ServiceError(type: "ValidationException",
-                               message: "Event bus name \(name) is not valid: use 1-256 letters, digits and . - _ / (and not 'default')")
+                               message: "Event bus name \(name.prefix(300)) is not valid: use 1-256 letters, digits and . - _ (not only dots, and not 'default'); "
+                                   + "custom event bus names can't contain the / character")
         }
         return ["EventBusArn": try await registry.createEventBus(name).arn]
     }
 
-    private func deleteEventBus(_ fields: [String: Any]) async throws -> [String: Any] {
+    private func deleteEventBus(_ fields: RequestFields) async throws -> [String: Any] {
         let name = try Self.string(fields, "Name")
         guard name != "default" else { throw ServiceError(type: "ValidationException", message: "Cannot delete event bus default.") }
         try await registry.deleteEventBus(name)
         return [:]
     }
 
-    private func listEventBuses(_ fields: [String: Any]) -> [String: Any] {
-        let prefix = fields["NamePrefix"] as? String ?? ""
+    private func listEventBuses(_ fields: RequestFields) throws(ServiceError) -> [String: Any] {
+        let prefix = try fields.string("NamePrefix") ?? ""
         return ["EventBuses": registry.eventBuses.filter { $0.name.hasPrefix(prefix) }.map { ["Name": $0.name, "Arn": $0.arn] }]
     }
 
-    private func describeEventBus(_ fields: [String: Any]) throws(ServiceError) -> [String: Any] {
-        let bus = try existingBus(busName(fields, "Name"))
+    private func describeEventBus(_ fields: RequestFields) throws(ServiceError) -> [String: Any] {
+        let bus = try existingBus(try busName(fields, "Name"))
         return ["Name": bus.name, "Arn": bus.arn]
     }
 
@@ -108,23 +111,26 @@ struct EventBridgeAPI: Sendable {
         }
     }
 
-    private func putRule(_ fields: [String: Any]) async throws -> [String: Any] {
+    private func putRule(_ fields: RequestFields) async throws -> [String: Any] {
         let name = try Self.string(fields, "Name")
-        guard MessagingARN.isValidName(name, allowing: ["."]), name.count <= 64 else {
-            throw ServiceError(type: "ValidationException", message: "Rule name \(name) is not valid: use 1-64 letters, digits and . - _")
+        guard MessagingARN.isValidName(name, allowing: ["."]), name.count <= 64, !Self.isDots(name) else {
+            throw ServiceError(type: "ValidationException", message: "Rule name \(name.prefix(300)) is not valid: use 1-64 letters, digits and . - _ (not only dots)")
         }
-        if fields["ScheduleExpression"] != nil {
+        if fields.has("ScheduleExpression") {
             throw ServiceError(type: "ValidationException", message: "ScheduleExpression is not supported by Chute: rules route events by EventPattern")
         }
         let pattern = try Self.string(fields, "EventPattern")
         try Self.validatePattern(pattern)
-        let state = fields["State"] as? String ?? "ENABLED"
+        let state = try fields.string("State") ?? "ENABLED"
         guard state == "ENABLED" || state == "DISABLED" else {
-            throw ServiceError(type: "ValidationException", message: "State \(state) is not valid: use ENABLED or DISABLED")
+            throw ServiceError(type: "ValidationException", message: "State \(state.prefix(300)) is not valid: use ENABLED or DISABLED")
         }
-        let bus = busName(fields)
+        let bus = try busName(fields)
         let arn = MessagingARN.rule(name, bus: bus, region: registry.region, account: registry.account)
-        let description = fields["Description"] as? String
+        let description = try fields.string("Description")
+        if let description, description.count > 512 {
+            throw ServiceError.validation(["Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 512"])
+        }
         try await registry.updateEventBus(bus) { bus throws(ServiceError) in
             if let index = bus.rules.firstIndex(where: { $0.name == name }) {
                 bus.rules[index].eventPattern = pattern
@@ -137,10 +143,10 @@ struct EventBridgeAPI: Sendable {
         return ["RuleArn": arn]
     }
 
-    private func deleteRule(_ fields: [String: Any]) async throws -> [String: Any] {
+    private func deleteRule(_ fields: RequestFields) async throws -> [String: Any] {
         let name = try Self.string(fields, "Name")
-        let force = fields["Force"] as? Bool ?? false
-        try await registry.updateEventBus(busName(fields)) { bus throws(ServiceError) in
+        let force = try fields.bool("Force") ?? false
+        try await registry.updateEventBus(try busName(fields)) { bus throws(ServiceError) in
             guard let index = bus.rules.firstIndex(where: { $0.name == name }) else { return }
             guard bus.rules[index].targets.isEmpty || force else {
                 throw ServiceError(type: "ValidationException", message: "Rule can't be deleted since it has targets.")
@@ -157,37 +163,37 @@ struct EventBridgeAPI: Sendable {
         return json
     }
 
-    private func existingRule(_ fields: [String: Any], key: String) throws(ServiceError) -> (EventRule, EventBus) {
+    private func existingRule(_ fields: RequestFields, key: String) throws(ServiceError) -> (EventRule, EventBus) {
         let name = try Self.string(fields, key)
-        let bus = try existingBus(busName(fields))
+        let bus = try existingBus(try busName(fields))
         guard let rule = bus.rules.first(where: { $0.name == name }) else { throw Self.ruleNotFound(name, bus.name) }
         return (rule, bus)
     }
 
-    private func describeRule(_ fields: [String: Any]) throws(ServiceError) -> [String: Any] {
+    private func describeRule(_ fields: RequestFields) throws(ServiceError) -> [String: Any] {
         let (rule, bus) = try existingRule(fields, key: "Name")
         return ruleJSON(rule, bus: bus)
     }
 
-    private func listRules(_ fields: [String: Any]) throws(ServiceError) -> [String: Any] {
-        let bus = try existingBus(busName(fields))
-        let prefix = fields["NamePrefix"] as? String ?? ""
+    private func listRules(_ fields: RequestFields) throws(ServiceError) -> [String: Any] {
+        let bus = try existingBus(try busName(fields))
+        let prefix = try fields.string("NamePrefix") ?? ""
         return ["Rules": bus.rules.filter { $0.name.hasPrefix(prefix) }.map { ruleJSON($0, bus: bus) }]
     }
 
     // MARK: Targets
 
-    private func putTargets(_ fields: [String: Any]) async throws -> [String: Any] {
+    private func putTargets(_ fields: RequestFields) async throws -> [String: Any] {
         let ruleName = try Self.string(fields, "Rule")
-        guard let entries = fields["Targets"] as? [[String: Any]], !entries.isEmpty else {
+        guard let entries = try fields.objects("Targets"), !entries.isEmpty else {
             throw ServiceError(type: "ValidationException", message: "1 validation error detected: Value null at 'targets' failed to satisfy constraint: Member must not be null")
         }
         var targets: [RuleTarget] = []
         var failed: [[String: Any]] = []
         for entry in entries {
-            let id = entry["Id"] as? String ?? ""
-            let arn = entry["Arn"] as? String ?? ""
-            let input = entry["Input"] as? String
+            let id = try entry.string("Id") ?? ""
+            let arn = try entry.string("Arn") ?? ""
+            let input = try entry.string("Input")
             var problem: String?
             if id.isEmpty || id.count > 64 {
                 problem = "Target Id must be 1-64 characters."
@@ -202,7 +208,7 @@ struct EventBridgeAPI: Sendable {
                 targets.append(RuleTarget(id: id, arn: arn, input: input))
             }
         }
-        let bus = busName(fields)
+        let bus = try busName(fields)
         let accepted = targets
         try await registry.updateEventBus(bus) { bus throws(ServiceError) in
             guard let index = bus.rules.firstIndex(where: { $0.name == ruleName }) else { throw Self.ruleNotFound(ruleName, bus.name) }
@@ -217,17 +223,17 @@ struct EventBridgeAPI: Sendable {
         return ["FailedEntryCount": failed.count, "FailedEntries": failed]
     }
 
-    private func removeTargets(_ fields: [String: Any]) async throws -> [String: Any] {
+    private func removeTargets(_ fields: RequestFields) async throws -> [String: Any] {
         let ruleName = try Self.string(fields, "Rule")
-        let ids = Set(fields["Ids"] as? [String] ?? [])
-        try await registry.updateEventBus(busName(fields)) { bus throws(ServiceError) in
+        let ids = Set(try fields.strings("Ids") ?? [])
+        try await registry.updateEventBus(try busName(fields)) { bus throws(ServiceError) in
             guard let index = bus.rules.firstIndex(where: { $0.name == ruleName }) else { throw Self.ruleNotFound(ruleName, bus.name) }
             bus.rules[index].targets.removeAll { ids.contains($0.id) }
         }
         return ["FailedEntryCount": 0, "FailedEntries": [Any]()]
     }
 
-    private func listTargets(_ fields: [String: Any]) throws(ServiceError) -> [String: Any] {
+    private func listTargets(_ fields: RequestFields) throws(ServiceError) -> [String: Any] {
         let (rule, _) = try existingRule(fields, key: "Rule")
         return ["Targets": rule.targets.map { target -> [String: Any] in
             var json: [String: Any] = ["Id": target.id, "Arn": target.arn]
@@ -238,8 +244,8 @@ struct EventBridgeAPI: Sendable {
 
     // MARK: Events
 
-    private func putEvents(_ fields: [String: Any]) async throws -> [String: Any] {
-        guard let entries = fields["Entries"] as? [[String: Any]], !entries.isEmpty else {
+    private func putEvents(_ fields: RequestFields) async throws -> [String: Any] {
+        guard let entries = try fields.objects("Entries"), !entries.isEmpty else {
             throw ServiceError(type: "ValidationException", message: "1 validation error detected: Value null at 'entries' failed to satisfy constraint: Member must not be null")
         }
         guard entries.count <= 10 else {
@@ -251,7 +257,7 @@ struct EventBridgeAPI: Sendable {
         var results: [[String: Any]] = []
         var failures = 0
         for entry in entries {
-            switch event(from: entry, now: now) {
+            switch Result(catching: { () throws(ServiceError) in try event(from: entry, now: now) }) {
             case .success(let (event, bus)):
                 router.put(event, on: bus, origin: .init(requestID: event.id, record: event.json), now: now, into: &plan)
                 results.append(["EventId": event.id])
@@ -264,28 +270,35 @@ struct EventBridgeAPI: Sendable {
         return ["FailedEntryCount": failures, "Entries": results]
     }
 
-    private func event(from entry: [String: Any], now: Int64) -> Result<(BusEvent, RoutableBus), ServiceError> {
-        guard let source = entry["Source"] as? String, !source.isEmpty else {
-            return .failure(ServiceError(type: "InvalidArgument", message: "Parameter Source is not valid. Reason: Source is a required argument."))
+    private func event(from entry: RequestFields, now: Int64) throws(ServiceError) -> (BusEvent, RoutableBus) {
+        func invalid(_ parameter: String, _ reason: String) -> ServiceError {
+            ServiceError(type: "InvalidArgument", message: "Parameter \(parameter) is not valid. Reason: \(reason)")
         }
-        guard let detailType = entry["DetailType"] as? String, !detailType.isEmpty else {
-            return .failure(ServiceError(type: "InvalidArgument", message: "Parameter DetailType is not valid. Reason: DetailType is a required argument."))
+        guard let source = try entry.string("Source"), !source.isEmpty else { throw invalid("Source", "Source is a required argument.") }
+        guard let detailType = try entry.string("DetailType"), !detailType.isEmpty else {
+            throw invalid("DetailType", "DetailType is a required argument.")
         }
-        guard let detail = entry["Detail"] as? String, let parsed = try? JSONValue.parse(detail), case .object = parsed else {
-            return .failure(ServiceError(type: "MalformedDetail", message: "Detail is malformed."))
+        guard let detail = try entry.string("Detail"), let parsed = try? JSONValue.parse(detail), case .object = parsed else {
+            throw ServiceError(type: "MalformedDetail", message: "Detail is malformed.")
         }
-        let name = busName(entry)
+        let name = try busName(entry)
         guard let bus = registry.eventBus(named: name).flatMap({ registry.eventBus(arn: $0.arn) }) else {
-            return .failure(ServiceError(type: "ResourceNotFoundException", message: "Event bus \(name) does not exist."))
+            throw ServiceError(type: "ResourceNotFoundException", message: "Event bus \(name) does not exist.")
         }
+        // A time no calendar holds (1e300, 10¹⁶ seconds) is refused, never multiplied into a trap.
         var time = now
-        if let seconds = entry["Time"] as? Double { time = Int64(seconds * 1000) } else if let seconds = entry["Time"] as? Int { time = Int64(seconds) * 1000 }
+        if entry.has("Time") {
+            guard let seconds = try? entry.number("Time"), let milliseconds = Timestamps.milliseconds(fromSeconds: seconds) else {
+                throw invalid("Time", "Time must be seconds since 1970, between the years 1 and 9999.")
+            }
+            time = milliseconds
+        }
         let event = BusEvent(id: RequestID.make(), source: source, detailType: detailType, account: registry.account, region: registry.region,
-                             timeMilliseconds: time, resources: entry["Resources"] as? [String] ?? [], detail: detail)
-        return .success((event, bus))
+                             timeMilliseconds: time, resources: try entry.strings("Resources") ?? [], detail: detail)
+        return (event, bus)
     }
 
-    private func testEventPattern(_ fields: [String: Any]) throws(ServiceError) -> [String: Any] {
+    private func testEventPattern(_ fields: RequestFields) throws(ServiceError) -> [String: Any] {
         let patternText = try Self.string(fields, "EventPattern")
         let eventText = try Self.string(fields, "Event")
         let pattern: EventPattern

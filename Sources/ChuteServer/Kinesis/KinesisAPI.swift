@@ -38,7 +38,8 @@ struct KinesisAPI: Sendable {
             case "GetShardIterator": return try await getShardIterator(fields)
             case "GetRecords": return try await getRecords(fields)
             default:
-                throw ServiceError(type: "UnknownOperationException", message: "The operation \(operation) is not supported by Chute's Kinesis API.")
+                throw ServiceError(type: "UnknownOperationException",
+                                   message: "The operation \(operation.prefix(128)) is not supported by Chute's Kinesis API.")
             }
         }
     }
@@ -48,13 +49,46 @@ struct KinesisAPI: Sendable {
     func streamARN(_ name: String) -> String { "arn:aws:kinesis:\(region):\(accountID):stream/\(name)" }
 
     /// The stream a request names by `StreamName` or `StreamARN`.
-    private func streamName(_ fields: [String: Any]) throws(ServiceError) -> String {
-        if let name = fields["StreamName"] as? String, !name.isEmpty { return name }
-        if let arn = fields["StreamARN"] as? String, let range = arn.range(of: ":stream/") { return String(arn[range.upperBound...]) }
+    private func streamName(_ fields: RequestFields) throws(ServiceError) -> String {
+        if let name = try fields.string("StreamName"), !name.isEmpty { return try Self.validName(name) }
+        if let arn = try fields.string("StreamARN"), let range = arn.range(of: ":stream/") {
+            return try Self.validName(String(arn[range.upperBound...]))
+        }
         throw ServiceError(type: "ValidationException", message: "Either StreamName or StreamARN should be provided.")
     }
 
-    private func existingStream(_ fields: [String: Any]) async throws -> StreamDescription {
+    /// Kinesis's stream names: 1-128 of `[a-zA-Z0-9_.-]`.
+    private static func validName(_ name: String) throws(ServiceError) -> String {
+        let allowed = { (byte: UInt8) in
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || "_.-".utf8.contains(byte)
+        }
+        guard (1...128).contains(name.utf8.count), name.utf8.allSatisfy(allowed) else {
+            throw ServiceError.validation([
+                "Value '\(name.prefix(256))' at 'streamName' failed to satisfy constraint: "
+                    + "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128",
+            ])
+        }
+        return name
+    }
+
+    /// An optional whole number within `range`, in Kinesis's words.
+    private static func integer(_ fields: RequestFields, _ name: String, in range: ClosedRange<Int>) throws(ServiceError) -> Int? {
+        guard let value = try fields.integer(name) else { return nil }
+        let member = RequestFields.lowerFirst(name)
+        if value < range.lowerBound {
+            throw ServiceError.validation([
+                "Value '\(value)' at '\(member)' failed to satisfy constraint: Member must have value greater than or equal to \(range.lowerBound)",
+            ])
+        }
+        if value > range.upperBound {
+            throw ServiceError.validation([
+                "Value '\(value)' at '\(member)' failed to satisfy constraint: Member must have value less than or equal to \(range.upperBound)",
+            ])
+        }
+        return value
+    }
+
+    private func existingStream(_ fields: RequestFields) async throws -> StreamDescription {
         let name = try streamName(fields)
         guard let stream = try await store.stream(name) else { throw notFound(name) }
         return stream
@@ -68,24 +102,16 @@ struct KinesisAPI: Sendable {
 
     // MARK: Streams
 
-    private func createStream(_ fields: [String: Any]) async throws -> [String: Any] {
+    private func createStream(_ fields: RequestFields) async throws -> [String: Any] {
         let name = try streamName(fields)
-        guard (1...128).contains(name.count), name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_.-".contains($0)) }) else {
-            throw ServiceError(type: "ValidationException",
-                               message: "1 validation error detected: Value '\(name)' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")
-        }
-        let shards = fields["ShardCount"] as? Int ?? 4  // on-demand streams start with 4 shards
-        guard (1...Self.maximumShards).contains(shards) else {
-            throw ServiceError(type: "ValidationException",
-                               message: "1 validation error detected: Value '\(shards)' at 'shardCount' failed to satisfy constraint: Member must have value between 1 and \(Self.maximumShards)")
-        }
+        let shards = try Self.integer(fields, "ShardCount", in: 1...Self.maximumShards) ?? 4  // on-demand streams start with 4 shards
         guard try await store.createStream(name, shardCount: shards, retentionHours: 24, now: clock()) != nil else {
             throw ServiceError(type: "ResourceInUseException", message: "Stream \(name) under account \(accountID) already exists.")
         }
         return [:]
     }
 
-    private func deleteStream(_ fields: [String: Any]) async throws -> [String: Any] {
+    private func deleteStream(_ fields: RequestFields) async throws -> [String: Any] {
         let name = try streamName(fields)
         guard try await store.deleteStream(name) else { throw notFound(name) }
         return [:]
@@ -96,9 +122,9 @@ struct KinesisAPI: Sendable {
          "StreamModeDetails": ["StreamMode": "PROVISIONED"], "StreamCreationTimestamp": Self.seconds(stream.createdAtMilliseconds)]
     }
 
-    private func listStreams(_ fields: [String: Any]) async throws -> [String: Any] {
-        let after = fields["ExclusiveStartStreamName"] as? String ?? ""
-        let limit = fields["Limit"] as? Int ?? 100
+    private func listStreams(_ fields: RequestFields) async throws -> [String: Any] {
+        let after = try fields.string("ExclusiveStartStreamName") ?? ""
+        let limit = try Self.integer(fields, "Limit", in: 1...10_000) ?? 100
         let streams = try await store.streamDescriptions().filter { $0.name > after }
         let page = Array(streams.prefix(limit))
         return ["StreamNames": page.map(\.name), "StreamSummaries": page.map(summary), "HasMoreStreams": streams.count > page.count]
@@ -113,7 +139,7 @@ struct KinesisAPI: Sendable {
         }
     }
 
-    private func describeStream(_ fields: [String: Any]) async throws -> [String: Any] {
+    private func describeStream(_ fields: RequestFields) async throws -> [String: Any] {
         let stream = try await existingStream(fields)
         var description = summary(stream)
         description["Shards"] = try await shards(stream)
@@ -124,7 +150,7 @@ struct KinesisAPI: Sendable {
         return ["StreamDescription": description]
     }
 
-    private func describeStreamSummary(_ fields: [String: Any]) async throws -> [String: Any] {
+    private func describeStreamSummary(_ fields: RequestFields) async throws -> [String: Any] {
         let stream = try await existingStream(fields)
         var description = summary(stream)
         description["RetentionPeriodHours"] = stream.retentionHours
@@ -135,20 +161,20 @@ struct KinesisAPI: Sendable {
         return ["StreamDescriptionSummary": description]
     }
 
-    private func listShards(_ fields: [String: Any]) async throws -> [String: Any] {
+    private func listShards(_ fields: RequestFields) async throws -> [String: Any] {
         ["Shards": try await shards(try await existingStream(fields))]
     }
 
     // MARK: Records
 
-    private static func entry(_ fields: [String: Any]) throws(ServiceError) -> StreamWriter.Entry {
-        guard let key = fields["PartitionKey"] as? String else {
-            throw ServiceError(type: "ValidationException", message: "1 validation error detected: Value null at 'partitionKey' failed to satisfy constraint: Member must not be null")
+    private static func entry(_ fields: RequestFields) throws(ServiceError) -> StreamWriter.Entry {
+        guard let key = try fields.string("PartitionKey") else {
+            throw ServiceError.validation(["Value null at 'partitionKey' failed to satisfy constraint: Member must not be null"])
         }
-        guard let text = fields["Data"] as? String, let data = Data(base64Encoded: text) else {
-            throw ServiceError(type: "ValidationException", message: "1 validation error detected: Value at 'data' failed to satisfy constraint: Member must be base64-encoded bytes")
+        guard let text = try fields.string("Data"), let data = Base64.decode(text) else {
+            throw ServiceError.validation(["Value at 'data' failed to satisfy constraint: Member must be base64-encoded bytes"])
         }
-        return StreamWriter.Entry(partitionKey: key, explicitHashKey: fields["ExplicitHashKey"] as? String, data: Array(data))
+        return StreamWriter.Entry(partitionKey: key, explicitHashKey: try fields.string("ExplicitHashKey"), data: data)
     }
 
     private func put(_ entries: [StreamWriter.Entry], _ name: String) async throws -> [StreamRecord] {
@@ -158,18 +184,19 @@ struct KinesisAPI: Sendable {
         return records
     }
 
-    private func putRecord(_ fields: [String: Any]) async throws -> [String: Any] {
+    private func putRecord(_ fields: RequestFields) async throws -> [String: Any] {
         let record = try await put([try Self.entry(fields)], try streamName(fields))[0]
         return ["ShardId": record.shardID, "SequenceNumber": record.sequenceNumber, "EncryptionType": "NONE"]
     }
 
-    private func putRecords(_ fields: [String: Any]) async throws -> [String: Any] {
-        guard let items = fields["Records"] as? [[String: Any]], !items.isEmpty else {
-            throw ServiceError(type: "ValidationException", message: "1 validation error detected: Value null at 'records' failed to satisfy constraint: Member must not be null")
+    private func putRecords(_ fields: RequestFields) async throws -> [String: Any] {
+        guard let items = try fields.objects("Records"), !items.isEmpty else {
+            throw ServiceError.validation(["Value null at 'records' failed to satisfy constraint: Member must not be null"])
         }
         guard items.count <= StreamWriter.maximumRecordsPerCall else {
-            throw ServiceError(type: "ValidationException",
-                               message: "1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length less than or equal to \(StreamWriter.maximumRecordsPerCall)")
+            throw ServiceError.validation([
+                "Value at 'records' failed to satisfy constraint: Member must have length less than or equal to \(StreamWriter.maximumRecordsPerCall)",
+            ])
         }
         let entries = try items.map { item throws(ServiceError) in try Self.entry(item) }
         let records = try await put(entries, try streamName(fields))
@@ -179,54 +206,28 @@ struct KinesisAPI: Sendable {
 
     // MARK: Reading
 
-    /// A shard iterator: where the next GetRecords reads, as opaque base64 text.
-    struct Iterator {
-        var stream: String
-        var shard: Int
-        var position: StreamPosition
-
-        var token: String {
-            let where_: String = switch position {
-            case .trimHorizon: "trim"
-            case .atSequence(let sequence): "at/\(sequence)"
-            case .afterSequence(let sequence): "after/\(sequence)"
-            case .atTimestamp(let time): "time/\(time)"
-            }
-            return Data("v1/\(shard)/\(where_)/\(stream)".utf8).base64EncodedString()
-        }
-
-        init(stream: String, shard: Int, position: StreamPosition) {
-            self.stream = stream
-            self.shard = shard
-            self.position = position
-        }
-
-        init?(token: String) {
-            guard let data = Data(base64Encoded: token) else { return nil }
-            let parts = String(decoding: data, as: UTF8.self).split(separator: "/", maxSplits: 4, omittingEmptySubsequences: false)
-            guard parts.count >= 4, parts[0] == "v1", let shard = Int(parts[1]) else { return nil }
-            switch parts[2] {
-            case "trim" where parts.count == 4: position = .trimHorizon
-            case "at" where parts.count == 5: guard let value = UInt64(parts[3]) else { return nil }; position = .atSequence(value)
-            case "after" where parts.count == 5: guard let value = UInt64(parts[3]) else { return nil }; position = .afterSequence(value)
-            case "time" where parts.count == 5: guard let value = Int64(parts[3]) else { return nil }; position = .atTimestamp(value)
-            default: return nil
-            }
-            self.shard = shard
-            stream = String(parts.last!)
-        }
-    }
-
-    private func getShardIterator(_ fields: [String: Any]) async throws -> [String: Any] {
+    private func getShardIterator(_ fields: RequestFields) async throws -> [String: Any] {
         let stream = try await existingStream(fields)
-        let shardID = fields["ShardId"] as? String ?? ""
+        let shardID = try fields.string("ShardId") ?? ""
         guard let shard = ShardMap.shardIndex(shardID), shard < stream.shardCount else {
-            throw ServiceError(type: "ResourceNotFoundException", message: "Shard \(shardID) in stream \(stream.name) under account \(accountID) does not exist")
+            throw ServiceError(type: "ResourceNotFoundException",
+                               message: "Shard \(shardID.prefix(256)) in stream \(stream.name) under account \(accountID) does not exist")
         }
-        let type = fields["ShardIteratorType"] as? String ?? ""
+        let type = try fields.string("ShardIteratorType") ?? ""
         func sequence() throws(ServiceError) -> UInt64 {
-            guard let text = fields["StartingSequenceNumber"] as? String, let sequence = StreamRecord.sequence(text) else {
-                throw ServiceError(type: "InvalidArgumentException", message: "StartingSequenceNumber is required and must be a sequence number for \(type)")
+            guard let text = try fields.string("StartingSequenceNumber") else {
+                throw ServiceError(type: "InvalidArgumentException", message: "StartingSequenceNumber is required for \(type)")
+            }
+            guard StreamRecord.isWellFormedSequenceNumber(text) else {
+                throw ServiceError.validation([
+                    "Value '\(text.prefix(256))' at 'startingSequenceNumber' failed to satisfy constraint: "
+                        + "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})",
+                ])
+            }
+            guard let sequence = StreamRecord.sequence(text) else {
+                throw ServiceError(type: "InvalidArgumentException",
+                                   message: "StartingSequenceNumber \(text) used in GetShardIterator on shard \(shardID) in stream \(stream.name) "
+                                       + "under account \(accountID) is invalid because it did not come from this stream.")
             }
             return sequence
         }
@@ -237,27 +238,28 @@ struct KinesisAPI: Sendable {
         case "AT_SEQUENCE_NUMBER": position = .atSequence(try sequence())
         case "AFTER_SEQUENCE_NUMBER": position = .afterSequence(try sequence())
         case "AT_TIMESTAMP":
-            guard let seconds = fields["Timestamp"] as? Double ?? (fields["Timestamp"] as? Int).map(Double.init) else {
+            guard let milliseconds = try fields.timestamp("Timestamp") else {
                 throw ServiceError(type: "InvalidArgumentException", message: "Timestamp is required for AT_TIMESTAMP")
             }
-            position = .atTimestamp(Int64(seconds * 1000))
+            position = .atTimestamp(milliseconds)
         default:
-            throw ServiceError(type: "ValidationException",
-                               message: "1 validation error detected: Value '\(type)' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]")
+            throw ServiceError.validation([
+                "Value '\(type.prefix(256))' at 'shardIteratorType' failed to satisfy constraint: "
+                    + "Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]",
+            ])
         }
-        return ["ShardIterator": Iterator(stream: stream.name, shard: shard, position: position).token]
+        return ["ShardIterator": ShardIterator(stream: stream.name, shard: shard, position: position).token]
     }
 
-    private func getRecords(_ fields: [String: Any]) async throws -> [String: Any] {
-        guard let token = fields["ShardIterator"] as? String, let iterator = Iterator(token: token) else {
+    private func getRecords(_ fields: RequestFields) async throws -> [String: Any] {
+        guard let token = try fields.string("ShardIterator"), let iterator = ShardIterator(token: token) else {
             throw ServiceError(type: "InvalidArgumentException", message: "Invalid ShardIterator.")
         }
-        let limit = fields["Limit"] as? Int ?? 10_000
-        guard (1...10_000).contains(limit) else {
-            throw ServiceError(type: "ValidationException",
-                               message: "1 validation error detected: Value '\(limit)' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000")
+        let limit = try Self.integer(fields, "Limit", in: 1...10_000) ?? 10_000
+        guard let stream = try await store.stream(iterator.stream) else { throw notFound(iterator.stream) }
+        guard iterator.shard < stream.shardCount else {
+            throw ServiceError(type: "InvalidArgumentException", message: "Invalid ShardIterator: stream \(stream.name) has no such shard.")
         }
-        guard try await store.stream(iterator.stream) != nil else { throw notFound(iterator.stream) }
         let now = clock()
         var records = try await store.records(in: iterator.stream, shard: iterator.shard, from: iterator.position, limit: limit, now: now)
         var bytes = 0
@@ -274,7 +276,7 @@ struct KinesisAPI: Sendable {
         return [
             "Records": records.map { record -> [String: Any] in
                 ["SequenceNumber": record.sequenceNumber, "ApproximateArrivalTimestamp": Self.seconds(record.arrivalMilliseconds),
-                 "Data": Data(record.data).base64EncodedString(), "PartitionKey": record.partitionKey]
+                 "Data": Base64.encode(record.data), "PartitionKey": record.partitionKey]
             },
             "NextShardIterator": next.token,
             "MillisBehindLatest": behind,

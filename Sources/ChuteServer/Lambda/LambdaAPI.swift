@@ -143,13 +143,10 @@ struct LambdaAPI: RESTJSONResponder, Sendable {
     }
 
     private func body(_ request: inout Request, limit: Int, kind: String) async throws -> [UInt8] {
-        do {
-            let buffer = try await request.collectBody(upTo: limit)
-            return Array(buffer.readableBytesView)
-        } catch {
-            throw ServiceError(type: "RequestTooLargeException",
-                               message: "Request must be smaller than \(limit) bytes for the \(kind) Invoke operation", statusCode: 413)
-        }
+        let buffer = try await RequestBody.collect(request, upTo: limit, tooLarge: ServiceError(
+            type: "RequestTooLargeException", message: "Request must be smaller than \(limit) bytes for the \(kind) Invoke operation",
+            statusCode: 413))
+        return Array(buffer.readableBytesView)
     }
 
     /// The last 4 KB of the invocation's log, base64, as `X-Amz-Log-Result`.
@@ -199,11 +196,10 @@ struct LambdaAPI: RESTJSONResponder, Sendable {
 
     private func putConcurrency(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let entry = try entry(context).entry
-        var request = request
-        let bytes = try await request.collectBody(upTo: 4096)
-        let input = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any]
-        guard let value = input?["ReservedConcurrentExecutions"] as? Int else {
-            throw ServiceError.invalidParameter("ReservedConcurrentExecutions must be a whole number")
+        let bytes = try await RequestBody.collect(request, upTo: 4096)
+        let input = try RequestFields(body: bytes.readableBytesView)
+        guard let value = try input.integer("ReservedConcurrentExecutions") else {
+            throw ServiceError.invalidParameter("ReservedConcurrentExecutions is required: a whole number")
         }
         guard value >= 0 else {
             throw ServiceError.validation([
@@ -223,8 +219,7 @@ struct LambdaAPI: RESTJSONResponder, Sendable {
 
     private func putEventInvokeConfig(_ request: Request, _ context: BasicRequestContext, merge: Bool) async throws -> Response {
         let name = try entry(context).entry.configuration.name
-        var request = request
-        let bytes = try await request.collectBody(upTo: 64 * 1024)
+        let bytes = try await RequestBody.collect(request, upTo: 64 * 1024)
         let input: EventInvokeConfigJSON
         do {
             input = try JSONDecoder().decode(EventInvokeConfigJSON.self, from: Data(bytes.readableBytesView))

@@ -88,14 +88,7 @@ extension LambdaAPI {
     }
 
     func decode<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
-        var request = request
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: Self.functionRequestBytes)
-        } catch {
-            throw ServiceError(type: "RequestEntityTooLargeException",
-                               message: "Request must be smaller than \(Self.functionRequestBytes) bytes for this operation", statusCode: 413)
-        }
+        let buffer = try await RequestBody.collect(request, upTo: Self.functionRequestBytes)
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {

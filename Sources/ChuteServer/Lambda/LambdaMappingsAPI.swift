@@ -104,8 +104,7 @@ struct LambdaMappingsAPI: RESTJSONResponder, Sendable {
     }
 
     private func decode(_ request: Request) async throws -> MappingInput {
-        var request = request
-        let buffer = try await request.collectBody(upTo: 1_048_576)
+        let buffer = try await RequestBody.collect(request, upTo: 1_048_576)
         do {
             return try JSONDecoder().decode(MappingInput.self, from: Data(buffer.readableBytesView))
         } catch {
@@ -185,10 +184,13 @@ struct LambdaMappingsAPI: RESTJSONResponder, Sendable {
             ("FunctionResponseTypes", responseTypes),
             ("LastModified", String(Double(mapping.lastModifiedMilliseconds) / 1000)),
         ]
-        let stateText = state ?? (settings.enabled ? "Enabled" : "Disabled")
+        // A stored mapping this version refuses is shown disabled, with why; it does not run.
+        let refusal = mappings.refusal(mapping.uuid)
+        let stateText = state ?? (refusal == nil && settings.enabled ? "Enabled" : "Disabled")
+        let transitionReason = refusal.map { "Invalid stored mapping: \($0)" }
         if settings.source == .stream {
             members += [
-                ("LastProcessingResult", JSONText.quote(supervisor.lastProcessingResult(mapping.uuid))),
+                ("LastProcessingResult", JSONText.quote(refusal.map { "PROBLEM: \($0)" } ?? supervisor.lastProcessingResult(mapping.uuid))),
                 ("MaximumBatchingWindowInSeconds", String(settings.maximumBatchingWindowSeconds)),
                 ("MaximumRecordAgeInSeconds", String(settings.maximumRecordAgeSeconds)),
                 ("MaximumRetryAttempts", String(settings.maximumRetryAttempts)),
@@ -198,14 +200,14 @@ struct LambdaMappingsAPI: RESTJSONResponder, Sendable {
             if let timestamp = settings.startingPositionTimestamp { members.append(("StartingPositionTimestamp", String(timestamp))) }
             members += [
                 ("State", JSONText.quote(stateText)),
-                ("StateTransitionReason", JSONText.quote("User action")),
+                ("StateTransitionReason", JSONText.quote(transitionReason ?? "User action")),
                 ("TumblingWindowInSeconds", String(settings.tumblingWindowSeconds)),
             ]
         } else {
             members += [
                 ("MaximumBatchingWindowInSeconds", String(settings.maximumBatchingWindowSeconds)),
                 ("State", JSONText.quote(stateText)),
-                ("StateTransitionReason", JSONText.quote("USER_INITIATED")),
+                ("StateTransitionReason", JSONText.quote(transitionReason ?? "USER_INITIATED")),
             ]
         }
         members.append(("UUID", JSONText.quote(mapping.uuid)))

@@ -4,6 +4,7 @@ import ChuteHost
 import ChuteStore
 import Crypto
 import Foundation
+import Logging
 import Synchronization
 
 /// The host's event source mappings: validated as Lambda validates them, saved to the store,
@@ -16,6 +17,9 @@ public final class MappingRegistry: Sendable {
     let region: String
     let account: String
     private let mappings = Mutex<[String: EventSourceMapping]>([:])
+    /// Stored mappings the current code refuses (a timestamp no clock can reach, a batch size past
+    /// the limit), by UUID, with why: kept and shown, never run, until updated or deleted.
+    private let refused = Mutex<[String: String]>([:])
     private let changes = SerialChanges()
 
     init(store: any HostStore, functions: FunctionRegistry, supervisor: MappingSupervisor, clock: @escaping @Sendable () -> Int64,
@@ -28,23 +32,43 @@ public final class MappingRegistry: Sendable {
         self.account = account
     }
 
-    /// Runs what the store kept.
-    func restore() async throws {
+    /// Runs what the store kept. A mapping stored by an older version that this one would refuse
+    /// is logged and kept as failed (shown by Get and List, never run), so that it cannot take the
+    /// host down at every start.
+    func restore(logger: Logger) async throws {
         for mapping in try await store.storedMappings() {
             mappings.withLock { $0[mapping.uuid] = mapping }
+            await run(mapping, logger: logger)
+        }
+    }
+
+    /// Why a stored mapping is not run, nil when it is fine.
+    func refusal(_ uuid: String) -> String? { refused.withLock { $0[uuid] } }
+
+    private func run(_ mapping: EventSourceMapping, logger: Logger) async {
+        do {
+            try mapping.settings.validate()
+            try Self.checkSupported(mapping.settings)
+            refused.withLock { $0[mapping.uuid] = nil }
             await supervisor.apply(mapping)
+        } catch {
+            let reason = (error as? ServiceError)?.message ?? "\(error)"
+            refused.withLock { $0[mapping.uuid] = reason }
+            await supervisor.stop(mapping.uuid)
+            logger.error("the stored event source mapping \(mapping.uuid) is invalid and does not run: \(reason); update or delete it",
+                         metadata: ["mapping": "\(mapping.uuid)"])
         }
     }
 
     /// Takes up what other hosts sharing the store did through the API: mappings they created,
     /// changed, disabled or deleted start, restart or stop here too.
-    func refresh() async throws {
+    func refresh(logger: Logger) async throws {
         try await changes.run { [self] in
             let stored = try await store.storedMappings()
             let known = mappings.withLock { $0 }
             for mapping in stored where known[mapping.uuid] != mapping {
                 mappings.withLock { $0[mapping.uuid] = mapping }
-                await supervisor.apply(mapping)
+                await run(mapping, logger: logger)
             }
             let storedIDs = Set(stored.map(\.uuid))
             for uuid in known.keys where !storedIDs.contains(uuid) {
@@ -122,6 +146,7 @@ public final class MappingRegistry: Sendable {
             mapping.lastModifiedMilliseconds = clock()
             try await store.saveMapping(mapping)
             mappings.withLock { $0[uuid] = mapping }
+            refused.withLock { $0[uuid] = nil }
             await supervisor.apply(mapping)
             return mapping
         }
@@ -134,6 +159,7 @@ public final class MappingRegistry: Sendable {
             try await store.deleteMapping(uuid: uuid)
             try await store.deleteShardLeases(mapping: uuid)
             mappings.withLock { $0[uuid] = nil }
+            refused.withLock { $0[uuid] = nil }
             return mapping
         }
     }

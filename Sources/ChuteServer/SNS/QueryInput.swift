@@ -57,7 +57,7 @@ struct QueryInput: Sendable {
             guard let value = values["\(base).Value.StringValue"] ?? values["\(base).Value.BinaryValue"] else {
                 throw ServiceError(type: "ParameterValueInvalid", message: "The message attribute '\(name)' must contain non-empty message attribute value.")
             }
-            if type.hasPrefix("Number"), Double(value) == nil {
+            if type.hasPrefix("Number"), !MessageAttribute.isValidNumber(value) {
                 throw ServiceError(type: "ParameterValueInvalid",
                                    message: "Could not cast message attribute '\(name)' value to number.")
             }

@@ -3,12 +3,12 @@ import Foundation
 
 /// One SQS JSON 1.0 request body, with SQS's errors for missing and out-of-range parameters.
 struct SQSInput {
-    let fields: [String: Any]
+    let fields: RequestFields
 
-    init(_ fields: [String: Any]) { self.fields = fields }
+    init(_ fields: RequestFields) { self.fields = fields }
 
     func string(_ field: String) throws(ServiceError) -> String {
-        guard let value = fields[field] as? String else {
+        guard let value = try fields.string(field) else {
             throw ServiceError(type: "MissingParameter", message: "The request must contain the parameter \(field).")
         }
         return value
@@ -16,12 +16,9 @@ struct SQSInput {
 
     /// An optional integer parameter within `range`.
     func integer(_ field: String, in range: ClosedRange<Int>) throws(ServiceError) -> Int? {
-        try Self.integer(fields[field], field, in: range)
-    }
-
-    static func integer(_ value: Any?, _ field: String, in range: ClosedRange<Int>) throws(ServiceError) -> Int? {
-        guard let value else { return nil }
-        guard let number = value as? Int, range.contains(number) else {
+        guard fields.has(field) else { return nil }
+        let value = fields.members[field]!
+        guard let number = RequestFields.integer(value), range.contains(number) else {
             throw ServiceError(type: "InvalidParameterValue",
                                message: "Value \(value) for parameter \(field) is invalid. Reason: Must be between \(range.lowerBound) and \(range.upperBound), if provided.")
         }
@@ -30,7 +27,7 @@ struct SQSInput {
 
     /// A map of strings (`Attributes`).
     func stringMap(_ field: String) throws(ServiceError) -> [String: String] {
-        guard let value = fields[field] else { return [:] }
+        guard fields.has(field), let value = fields.members[field] else { return [:] }
         guard let map = value as? [String: Any] else {
             throw ServiceError(type: "InvalidParameterValue", message: "\(field) must be a map of attribute names to string values.")
         }
@@ -44,7 +41,7 @@ struct SQSInput {
         return strings
     }
 
-    func strings(_ field: String) -> [String] { fields[field] as? [String] ?? [] }
+    func strings(_ field: String) throws(ServiceError) -> [String] { try fields.strings(field) ?? [] }
 
     /// The queue name at the end of `QueueUrl`.
     func queueName() throws(ServiceError) -> String {
@@ -53,7 +50,7 @@ struct SQSInput {
 
     /// A batch's entries: 1-10, each with a distinct, well-formed `Id`.
     func batchEntries(_ kind: String) throws(ServiceError) -> [SQSInput] {
-        let entries = (fields["Entries"] as? [[String: Any]] ?? []).map(SQSInput.init)
+        let entries = (try fields.objects("Entries") ?? []).map(SQSInput.init)
         guard !entries.isEmpty else {
             throw ServiceError(type: "EmptyBatchRequest", message: "There should be at least one \(kind) in the request.")
         }

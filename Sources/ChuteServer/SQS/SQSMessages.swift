@@ -43,8 +43,8 @@ extension SQSAPI {
         let limit = try input.integer("MaxNumberOfMessages", in: 1...10) ?? 1
         let visibility = try input.integer("VisibilityTimeout", in: 0...43_200).map { Int64($0) * 1000 }
         let wait = try input.integer("WaitTimeSeconds", in: 0...20) ?? queue.attributes.receiveWaitSeconds
-        let systemAttributes = Set(input.strings("AttributeNames") + input.strings("MessageSystemAttributeNames"))
-        let messageAttributes = input.strings("MessageAttributeNames")
+        let systemAttributes = Set(try input.strings("AttributeNames") + input.strings("MessageSystemAttributeNames"))
+        let messageAttributes = try input.strings("MessageAttributeNames")
         let deadline = clock() + Int64(wait) * 1000
         var received = try await store.receive(from: queue.name, limit: limit, visibilityMilliseconds: visibility, now: clock())
         // Long polling: look again until something arrives or the wait is over.
@@ -123,7 +123,7 @@ extension SQSAPI {
         guard !body.isEmpty else {
             throw ServiceError(type: "MissingParameter", message: "The request must contain the parameter MessageBody.")
         }
-        let message = QueueMessage(body: Array(body.utf8), attributes: try attributes(input.fields["MessageAttributes"]),
+        let message = QueueMessage(body: Array(body.utf8), attributes: try attributes(input.fields.members["MessageAttributes"]),
                                    delaySeconds: try input.integer("DelaySeconds", in: 0...900))
         guard size(of: message) <= queue.attributes.maximumMessageBytes else { throw tooLarge(queue.attributes.maximumMessageBytes) }
         return message
@@ -175,6 +175,10 @@ extension SQSAPI {
                   let text = fields["StringValue"] as? String else {
                 throw ServiceError(type: "InvalidParameterValue",
                                    message: "The message attribute '\(name)' needs a DataType and a StringValue (binary attributes are not supported).")
+            }
+            if type.hasPrefix("Number"), !MessageAttribute.isValidNumber(text) {
+                throw ServiceError(type: "InvalidParameterValue",
+                                   message: "Value \(text.prefix(64)) of message attribute '\(name)' is not a valid number.")
             }
             return MessageAttribute(name: name, dataType: type, value: text)
         }

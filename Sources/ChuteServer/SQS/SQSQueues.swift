@@ -27,7 +27,7 @@ extension SQSAPI {
     }
 
     func listQueues(_ input: SQSInput, baseURL: String) async throws -> [String: Any] {
-        let prefix = input.fields["QueueNamePrefix"] as? String ?? ""
+        let prefix = try input.fields.string("QueueNamePrefix") ?? ""
         let limit = try input.integer("MaxResults", in: 1...1_000) ?? 1_000
         let names = try await store.queueNames().filter { $0.hasPrefix(prefix) }.prefix(limit)
         return names.isEmpty ? [:] : ["QueueUrls": names.map { baseURL + $0 }]
@@ -55,7 +55,7 @@ extension SQSAPI {
         all["CreatedTimestamp"] = String(queue.createdAtMilliseconds / 1000)
         all["LastModifiedTimestamp"] = String(queue.modifiedAtMilliseconds / 1000)
         all["SqsManagedSseEnabled"] = "false"
-        let names = input.strings("AttributeNames")
+        let names = try input.strings("AttributeNames")
         if names.contains("All") { return ["Attributes": all] }
         var chosen: [String: String] = [:]
         for name in names {

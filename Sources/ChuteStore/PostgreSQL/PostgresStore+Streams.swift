@@ -85,8 +85,8 @@ extension PostgresStore: StreamStore {
         try await perform(durable: false) { connection throws(StoreError) in
             let (condition, bound): (String, Int64) = switch position {
             case .trimHorizon: ("r.sequence >= ?", 0)
-            case .atSequence(let sequence): ("r.sequence >= ?", Int64(sequence))
-            case .afterSequence(let sequence): ("r.sequence > ?", Int64(sequence))
+            case .atSequence(let sequence): ("r.sequence >= ?", Int64(clamping: sequence))
+            case .afterSequence(let sequence): ("r.sequence > ?", Int64(clamping: sequence))
             case .atTimestamp(let time): ("r.arrival >= ?", time)
             }
             var records: [StreamRecord] = []
@@ -96,7 +96,7 @@ extension PostgresStore: StreamStore {
                 WHERE r.stream = ? AND r.shard = ? AND \(condition) AND r.arrival >= ? - s.retention_hours * 3600000
                 ORDER BY r.sequence LIMIT ?
                 """, [.text(stream), .integer(Int64(shard)), .integer(bound), .integer(now), .integer(Int64(limit))]) { row in
-                records.append(StreamRecord(shardID: shardID, sequence: UInt64(row.integer(0)), partitionKey: row.text(1) ?? "", data: row.blob(2),
+                records.append(StreamRecord(shardID: shardID, sequence: UInt64(clamping: row.integer(0)), partitionKey: row.text(1) ?? "", data: row.blob(2),
                                             arrivalMilliseconds: row.integer(3)))
             }
             return records

@@ -271,7 +271,7 @@ enum SharedStatements {
             SELECT shard, owner, lease_until, checkpoint, lease_counter FROM shard_leases WHERE mapping = ?\(filter) ORDER BY shard
             """, [.text(mapping)] + (owner.map { [.text($0)] } ?? [])) { row in
             leases.append(ShardLease(mapping: mapping, shard: row.text(0) ?? "", owner: row.text(1), untilMilliseconds: row.integer(2),
-                                     checkpoint: row.isNull(3) ? nil : UInt64(row.integer(3)), counter: row.integer(4)))
+                                     checkpoint: row.isNull(3) ? nil : UInt64(clamping: row.integer(3)), counter: row.integer(4)))
         }
         return leases
     }
@@ -291,7 +291,7 @@ enum SharedStatements {
         try connection.run("""
             UPDATE shard_leases SET checkpoint = ?, lease_until = ?
             WHERE mapping = ? AND shard = ? AND owner = ? AND lease_counter = ? AND lease_until > ?
-            """, [.integer(Int64(sequence)), .integer(until), .text(lease.mapping), .text(lease.shard), .text(owner),
+            """, [.integer(Int64(clamping: sequence)), .integer(until), .text(lease.mapping), .text(lease.shard), .text(owner),
                   .integer(lease.counter), .integer(now)]) { _ in }
         return connection.changes == 1
     }
@@ -305,7 +305,7 @@ enum SharedStatements {
         try connection.run("""
             INSERT INTO shard_leases (mapping, shard, checkpoint) VALUES (?1, ?2, ?3)
             ON CONFLICT (mapping, shard) DO UPDATE SET checkpoint = ?3, owner = NULL, lease_until = 0
-            """, [.text(mapping), .text(shard), .integer(Int64(sequence))]) { _ in }
+            """, [.text(mapping), .text(shard), .integer(Int64(clamping: sequence))]) { _ in }
     }
 
     static func deleteShardLeases(_ connection: some SQLConnection, mapping: String) throws(StoreError) {

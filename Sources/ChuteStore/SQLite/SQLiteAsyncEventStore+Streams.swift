@@ -96,8 +96,8 @@ extension SQLiteAsyncEventStore: StreamStore {
             let oldest = now - retention * 3_600_000
             let (condition, bound): (String, Int64) = switch position {
             case .trimHorizon: ("sequence >= ?", 0)
-            case .atSequence(let sequence): ("sequence >= ?", Int64(sequence))
-            case .afterSequence(let sequence): ("sequence > ?", Int64(sequence))
+            case .atSequence(let sequence): ("sequence >= ?", Int64(clamping: sequence))
+            case .afterSequence(let sequence): ("sequence > ?", Int64(clamping: sequence))
             case .atTimestamp(let time): ("arrival >= ?", time)
             }
             var records: [StreamRecord] = []
@@ -106,7 +106,7 @@ extension SQLiteAsyncEventStore: StreamStore {
                 SELECT sequence, partition_key, data, arrival FROM stream_records
                 WHERE stream = ? AND shard = ? AND \(condition) AND arrival >= ? ORDER BY sequence LIMIT ?
                 """, [.text(stream), .integer(Int64(shard)), .integer(bound), .integer(oldest), .integer(Int64(limit))]) { row in
-                records.append(StreamRecord(shardID: shardID, sequence: UInt64(row.integer(0)), partitionKey: row.text(1) ?? "", data: row.blob(2),
+                records.append(StreamRecord(shardID: shardID, sequence: UInt64(clamping: row.integer(0)), partitionKey: row.text(1) ?? "", data: row.blob(2),
                                             arrivalMilliseconds: row.integer(3)))
             }
             return records

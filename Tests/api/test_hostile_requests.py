@@ -1,0 +1,214 @@
+"""Requests an attacker would send to `chute serve`: each must get a 4xx in the service's words,
+and the host must stay up and answer the next request. Every case here once crashed the host,
+answered 500 or was accepted wrongly (issue 17).
+
+Run by scripts/test.sh after `swift build`:  python3 -m unittest discover -s Tests/api -v
+"""
+import base64
+import json
+import os
+import sqlite3
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+from test_serve import Host, write_config
+
+ACCOUNT = "000000000000"
+TARGETS = {
+    "kinesis": ("Kinesis_20131202.", "application/x-amz-json-1.1"),
+    "events": ("AWSEvents.", "application/x-amz-json-1.1"),
+    "sqs": ("AmazonSQS.", "application/x-amz-json-1.0"),
+}
+
+
+def call(url, method, path, body=b"", headers=None, timeout=30):
+    """An HTTP request as bytes in, (status, headers, body) out; errors are answers too."""
+    request = urllib.request.Request(url + path, data=body if method != "GET" else None, method=method,
+                                     headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+class HostileRequestTests(unittest.TestCase):
+    def setUp(self):
+        self.directory = tempfile.mkdtemp(prefix="chute-hostile-")
+        self.config = write_config(self.directory, """
+queues: [failures]
+functions:
+  - name: faults
+    library: FAULTS
+""")
+        self.data = os.path.join(self.directory, "data")
+        self.host = Host(self.config, self.data).start()
+        self.addCleanup(lambda: self.host.stop())
+
+    def json_call(self, service, operation, members, raw=None):
+        prefix, content_type = TARGETS[service]
+        body = raw if raw is not None else json.dumps(members).encode()
+        status, headers, payload = call(self.host.url, "POST", "/", body,
+                                        {"X-Amz-Target": prefix + operation, "Content-Type": content_type})
+        return status, (json.loads(payload) if payload else {})
+
+    def assert_refused(self, answer, error_type, status=400):
+        code, body = answer
+        self.assertEqual(code, status, body)
+        self.assertTrue(body.get("__type", "").endswith("#" + error_type), body)
+
+    def assert_alive(self):
+        self.assertIsNone(self.host.process.poll(), "the host died")
+        status, _, _ = call(self.host.url, "GET", "/metrics")
+        self.assertEqual(status, 200)
+        self.assertEqual(self.json_call("sqs", "ListQueues", {})[0], 200)
+
+    def stream(self, name="clicks"):
+        self.assertEqual(self.json_call("kinesis", "CreateStream", {"StreamName": name, "ShardCount": 1})[0], 200)
+        self.assertEqual(self.json_call("kinesis", "PutRecord", {
+            "StreamName": name, "PartitionKey": "k", "Data": base64.b64encode(b"x").decode()})[0], 200)
+
+    # MARK: Requests that crashed the host
+
+    def test_kinesis_numbers_out_of_range_are_validation_errors(self):
+        self.stream()
+        self.assert_refused(self.json_call("kinesis", "ListStreams", {"Limit": -1}), "ValidationException")
+        self.assert_refused(self.json_call("kinesis", "ListStreams", {"Limit": 1e300}), "SerializationException")
+        self.assert_refused(self.json_call("kinesis", "GetShardIterator", {
+            "StreamName": "clicks", "ShardId": "shardId-000000000000", "ShardIteratorType": "AT_TIMESTAMP", "Timestamp": 1e300}),
+            "ValidationException")
+        self.assert_refused(self.json_call("kinesis", "GetShardIterator", {
+            "StreamName": "clicks", "ShardId": "shardId-000000000000", "ShardIteratorType": "AT_SEQUENCE_NUMBER",
+            "StartingSequenceNumber": "18446744073709551615"}), "InvalidArgumentException")
+        self.assert_refused(self.json_call("kinesis", "GetShardIterator", {
+            "StreamName": "clicks", "ShardId": "shardId-000000000000", "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+            "StartingSequenceNumber": "1" * 129}), "InvalidArgumentException")
+        self.assert_refused(self.json_call("kinesis", "GetShardIterator", {
+            "StreamName": "clicks", "ShardId": "shardId--1", "ShardIteratorType": "TRIM_HORIZON"}), "ResourceNotFoundException")
+        # A hand-made iterator carrying the same number, and others no GetShardIterator hands out.
+        for token in ["v1/0/at/18446744073709551615/clicks", "v1/-1/trim/clicks", "v1/99999999999999999999/trim/clicks",
+                      "v1/0/time/99999999999999999999/clicks", "v1/0/at/-5/clicks"]:
+            self.assert_refused(self.json_call("kinesis", "GetRecords", {
+                "ShardIterator": base64.b64encode(token.encode()).decode()}), "InvalidArgumentException")
+        self.assert_refused(self.json_call("kinesis", "CreateStream", {"StreamName": "huge", "ShardCount": 1e300}),
+                            "SerializationException")
+        self.assert_refused(self.json_call("kinesis", "CreateStream", {"StreamName": "many", "ShardCount": 100000}),
+                            "ValidationException")
+        self.assertNotIn("huge", self.json_call("kinesis", "ListStreams", {})[1]["StreamNames"])
+        # The largest sequence number a stream of Chute's has is still read as one.
+        _, iterator = self.json_call("kinesis", "GetShardIterator", {
+            "StreamName": "clicks", "ShardId": "shardId-000000000000", "ShardIteratorType": "AT_SEQUENCE_NUMBER",
+            "StartingSequenceNumber": str(2 ** 63 - 1)})
+        status, records = self.json_call("kinesis", "GetRecords", {"ShardIterator": iterator["ShardIterator"]})
+        self.assertEqual((status, records["Records"]), (200, []))
+        self.assert_alive()
+
+    def test_event_times_no_calendar_holds_fail_their_entry(self):
+        entry = {"Source": "test", "DetailType": "t", "Detail": "{}"}
+        status, body = self.json_call("events", "PutEvents", {"Entries": [
+            dict(entry, Time=1e300), dict(entry, Time=10000000000000000), dict(entry, Time=-1e300), dict(entry)]})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["FailedEntryCount"], 3)
+        self.assertEqual([e.get("ErrorCode") for e in body["Entries"][:3]], ["InvalidArgument"] * 3)
+        self.assertIn("EventId", body["Entries"][3])
+        self.assert_alive()
+
+    def test_a_mapping_at_a_timestamp_no_clock_reaches_is_refused_and_a_stored_one_does_not_stop_a_restart(self):
+        self.stream()
+        arn = f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/clicks"
+        lam = self.host.client("lambda")
+        # botocore cannot even write 1e300 as a date: the request is made by hand.
+        status, headers, body = call(self.host.url, "POST", "/2015-03-31/event-source-mappings", json.dumps({
+            "FunctionName": "faults", "EventSourceArn": arn, "StartingPosition": "AT_TIMESTAMP",
+            "StartingPositionTimestamp": 1e300}).encode())
+        self.assertEqual((status, headers.get("x-amzn-ErrorType")), (400, "InvalidParameterValueException"), body)
+        mapping = lam.create_event_source_mapping(FunctionName="faults", EventSourceArn=arn, StartingPosition="AT_TIMESTAMP",
+                                                  StartingPositionTimestamp=time.time(), Enabled=False)
+        self.assert_alive()
+        self.host.stop()
+
+        # What an older version may have stored: the same mapping at 1e300.
+        database = sqlite3.connect(os.path.join(self.data, "chute.sqlite"))
+        (text,) = database.execute("SELECT definition FROM messaging_definitions WHERE kind = 'mapping' AND arn = ?",
+                                   (mapping["UUID"],)).fetchone()
+        stored = json.loads(text)
+        stored["settings"]["startingPositionTimestamp"] = 1e300
+        stored["settings"]["enabled"] = True
+        database.execute("UPDATE messaging_definitions SET definition = ? WHERE kind = 'mapping' AND arn = ?",
+                         (json.dumps(stored), mapping["UUID"]))
+        database.commit()
+        database.close()
+
+        for _ in range(2):  # the restart, and the one after
+            self.host = Host(self.config, self.data).start()
+            time.sleep(1.5)  # shard workers would have started by now
+            self.assert_alive()
+            status, _, body = call(self.host.url, "GET", "/2015-03-31/event-source-mappings/" + mapping["UUID"])
+            self.assertEqual(status, 200, body)
+            shown = json.loads(body)
+            self.assertEqual(shown["State"], "Disabled")
+            self.assertIn("StartingPositionTimestamp", shown["StateTransitionReason"])
+            self.host.stop()
+        self.host = Host(self.config, self.data).start()
+        status, _, body = call(self.host.url, "DELETE", "/2015-03-31/event-source-mappings/" + mapping["UUID"])
+        self.assertEqual(status, 202, body)
+
+    # MARK: Names, bodies and values the services refuse
+
+    def test_names_the_services_refuse(self):
+        for name in ["..", ".", "a/b"]:
+            self.assert_refused(self.json_call("events", "CreateEventBus", {"Name": name}), "ValidationException")
+        self.assert_refused(self.json_call("events", "PutRule", {"Name": "..", "EventPattern": '{"source":["x"]}'}),
+                            "ValidationException")
+        self.assert_refused(self.json_call("events", "PutRule", {"Name": "a/b", "EventPattern": '{"source":["x"]}'}),
+                            "ValidationException")
+        self.assert_refused(self.json_call("kinesis", "CreateStream", {"StreamName": "../x", "ShardCount": 1}),
+                            "ValidationException")
+        self.assert_alive()
+
+    def test_bodies_that_are_not_json_objects_are_serialization_errors(self):
+        for service, operation in [("sqs", "CreateQueue"), ("kinesis", "CreateStream"), ("events", "CreateEventBus")]:
+            for raw in [b"not json", b"[1,2]", b'"text"', b"{\"QueueName\": "]:
+                self.assert_refused(self.json_call(service, operation, None, raw=raw), "SerializationException")
+        # Members of the wrong JSON type, too.
+        self.assert_refused(self.json_call("sqs", "CreateQueue", {"QueueName": 5}), "SerializationException")
+        self.assert_refused(self.json_call("events", "PutRule", {"Name": "r", "EventPattern": "{}", "State": True}),
+                            "SerializationException")
+        self.assert_refused(self.json_call("kinesis", "ListStreams", {"Limit": True}), "SerializationException")
+        self.assert_alive()
+
+    def test_oversized_bodies_are_4xx_in_the_services_words(self):
+        lam = "/2017-10-31/functions/faults/concurrency"
+        status, headers, body = call(self.host.url, "PUT", lam, b'{"ReservedConcurrentExecutions": 1, "pad": "' + b"x" * 5000 + b'"}')
+        self.assertEqual(status, 413, body)
+        self.assertEqual(headers.get("x-amzn-ErrorType"), "RequestEntityTooLargeException")
+        status, headers, body = call(self.host.url, "PUT", "/2019-09-25/functions/faults/event-invoke-config",
+                                     b'{"pad": "' + b"x" * 70_000 + b'"}')
+        self.assertEqual(status, 413, body)
+        status, headers, body = call(self.host.url, "POST", "/2015-03-31/event-source-mappings",
+                                     b'{"pad": "' + b"x" * 1_100_000 + b'"}')
+        self.assertEqual(status, 413, body)
+        status, _, body = call(self.host.url, "PUT", lam, b"not json")
+        self.assertEqual(status, 400, body)
+        self.assert_alive()
+
+    def test_number_attributes_must_be_numbers(self):
+        sns = self.host.client("sns")
+        topic = sns.create_topic(Name="numbers")["TopicArn"]
+        for value in ["nan", "inf", "-Infinity", "0x10", "1e", ""]:
+            with self.assertRaises(Exception, msg=value) as raised:
+                sns.publish(TopicArn=topic, Message="m", MessageAttributes={"n": {"DataType": "Number", "StringValue": value}})
+            self.assertIn(raised.exception.response["Error"]["Code"], ("ParameterValueInvalid", "InvalidParameter"))
+        sns.publish(TopicArn=topic, Message="m", MessageAttributes={"n": {"DataType": "Number", "StringValue": "-1.5e3"}})
+        sqs = self.host.client("sqs")
+        url = sqs.get_queue_url(QueueName="failures")["QueueUrl"]
+        with self.assertRaises(sqs.exceptions.ClientError):
+            sqs.send_message(QueueUrl=url, MessageBody="m", MessageAttributes={"n": {"DataType": "Number", "StringValue": "nan"}})
+        self.assert_alive()
+
+
+if __name__ == "__main__":
+    unittest.main()
