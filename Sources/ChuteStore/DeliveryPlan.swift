@@ -8,6 +8,8 @@ public struct DeliveryPlan: Sendable {
     public var followUps: [AsyncEvent] = []
     public var httpDeliveries: [HTTPDelivery] = []
     public var undeliverable: [UndeliverableDelivery] = []
+    /// What fan-out (topics, rules, buses) has added so far, against `FanOutBudget`.
+    public var fannedOut = FanOutBudget.Spent()
 
     public init() {}
 
@@ -65,5 +67,25 @@ public struct UndeliverableDelivery: Sendable, Hashable {
         self.reason = reason
         self.record = record
         self.functionName = functionName
+    }
+}
+
+/// The most one request (a Publish, a PutEvents, one event's records) may fan out to: deliveries
+/// and their bytes, undeliverable records included. Past it the rest is not made, and one
+/// undeliverable record per origin says so, so that no request can multiply into millions of
+/// rows or gigabytes, however its topics, rules and buses are wired.
+public enum FanOutBudget {
+    public static let deliveries = 10_000
+    public static let bytes = 64 * 1_048_576
+
+    public struct Spent: Sendable, Hashable {
+        public var deliveries = 0
+        public var bytes = 0
+        /// Origins (request ids) whose cut is already recorded.
+        public var cut: Set<String> = []
+
+        public init() {}
+
+        public var isExhausted: Bool { deliveries >= FanOutBudget.deliveries || bytes >= FanOutBudget.bytes }
     }
 }

@@ -133,18 +133,54 @@ import Testing
         #expect(plan.httpDeliveries.map(\.url) == ["http://127.0.0.1:1/events"])
     }
 
-    @Test func aBusThatTargetsItselfIsCutAfterSixteenHops() throws {
+    /// A bus whose rule targets itself `targets` times, and an event put on it.
+    static func selfTargetingBus(targets: Int, extra: [RuleTarget] = []) -> (Directory, BusEvent) {
         let directory = Directory()
         directory.buses[Self.busARN] = EventBus(name: "results", arn: Self.busARN, rules: [
-            EventRule(name: "again", arn: "rule", eventPattern: #"{"source":["app"]}"#, targets: [RuleTarget(id: "self", arn: Self.busARN)]),
+            EventRule(name: "again", arn: "rule", eventPattern: #"{"source":["app"]}"#,
+                      targets: (0..<targets).map { RuleTarget(id: "self-\($0)", arn: Self.busARN) } + extra),
         ])
         let event = BusEvent(id: "e", source: "app", detailType: "t", account: "000000000000", region: "us-east-1",
                              timeMilliseconds: Self.now, detail: "{}")
+        return (directory, event)
+    }
+
+    @Test func anEventGoesFromBusToBusOnceAndWhatAFurtherHopWouldSendIsKept() throws {
+        // One bus targeting itself three times, plus a queue: once multiplied 3¹⁶ times.
+        let (directory, event) = Self.selfTargetingBus(targets: 3, extra: [RuleTarget(id: "q", arn: "arn:aws:sqs:us-east-1:000000000000:seen")])
         var plan = DeliveryPlan()
         Self.router(directory).put(event, on: try #require(directory.eventBus(arn: Self.busARN)),
                                    origin: .init(requestID: "e", record: event.json), now: Self.now, into: &plan)
+        // The put and its three copies one hop on each reach the queue; the copies' own bus targets are kept.
+        #expect(plan.queueDeliveries.count == 4)
+        #expect(plan.undeliverable.count == 9)
+        #expect(plan.undeliverable.allSatisfy { $0.reason.contains("not routed to a further bus") && $0.destination == Self.busARN })
+    }
+
+    @Test func oneRequestFansOutToNoMoreThanTheBudget() throws {
+        // A topic with more subscribers than the budget allows: the rest is one undeliverable record.
+        let directory = Directory()
+        let count = FanOutBudget.deliveries + 500
+        directory.topics[Self.topicARN] = Topic(name: "orders", arn: Self.topicARN, subscriptions: (0..<count).map {
+            Self.subscription("s\($0)", .sqs, "arn:aws:sqs:us-east-1:000000000000:q\($0)", raw: true)
+        })
+        let message = PublishedMessage(messageID: "m", topicARN: Self.topicARN, message: "hello", timestampMilliseconds: Self.now)
+        var plan = DeliveryPlan()
+        Self.router(directory).publish(message, to: try #require(directory.topic(arn: Self.topicARN)),
+                                       origin: .init(requestID: "m", record: "hello"), now: Self.now, into: &plan)
+        #expect(plan.queueDeliveries.count == FanOutBudget.deliveries)
         #expect(plan.undeliverable.count == 1)
-        #expect(plan.undeliverable.first?.reason.contains("16 topic and bus hops") == true)
+        #expect(plan.undeliverable.first?.reason.contains("fan-out budget spent") == true)
+        #expect(plan.undeliverable.first?.record == "hello")
+
+        // Bytes count too: 64 copies of a 1.5 MB message stop at 64 MB.
+        let big = String(repeating: "x", count: 1_572_864)
+        let large = PublishedMessage(messageID: "big", topicARN: Self.topicARN, message: big, timestampMilliseconds: Self.now)
+        var bytesPlan = DeliveryPlan()
+        Self.router(directory).publish(large, to: try #require(directory.topic(arn: Self.topicARN)),
+                                       origin: .init(requestID: "big", record: big), now: Self.now, into: &bytesPlan)
+        #expect(bytesPlan.queueDeliveries.count == (FanOutBudget.bytes + big.utf8.count - 1) / big.utf8.count)
+        #expect(bytesPlan.undeliverable.count == 1)
     }
 
     @Test func targetsThatDoNotExistAreKeptWithTheReason() throws {

@@ -193,6 +193,7 @@ class Fixtures:
     shard iterator, a subscription ARN and a mapping UUID."""
 
     QUEUE, DLQ, TOPIC, BUS, RULE, STREAM, FUNCTION = "fuzz-queue", "fuzz-dlq", "fuzz-topic", "fuzz-bus", "fuzz-rule", "fuzz-stream", "faults"
+    MAPPED_STREAM = "fuzz-mapped"  # the stream new mappings read (fuzz-stream has the fixture's mapping)
 
     def __init__(self, zip_bytes):
         self.zip = zip_bytes
@@ -232,7 +233,7 @@ class Fixtures:
             if status >= 500 or status == 0:
                 raise HealthError(f"{call.__name__}: {error}") from None
             return None
-        except (botocore.exceptions.BotoCoreError, OSError) as error:
+        except Exception as error:  # no answer, or one boto3 cannot read
             raise HealthError(f"{call.__name__}: {error!r}") from None
 
     def refresh(self, url):
@@ -261,6 +262,7 @@ class Fixtures:
                    Targets=[{"Id": "fuzz-target", "Arn": self.arn("sqs", self.QUEUE)}])
 
         self.check(kinesis.create_stream, StreamName=self.STREAM, ShardCount=2)
+        self.check(kinesis.create_stream, StreamName=self.MAPPED_STREAM, ShardCount=1)
         put = self.check(kinesis.put_record, StreamName=self.STREAM, PartitionKey="pk", Data=b"hello",
                          ExplicitHashKey="0")  # shard 0
         if put:
@@ -320,7 +322,8 @@ def known_values(fx):
             "MemorySize": 128, "Description": "fuzz", "Environment": {"Variables": {"FUZZ": "1"}},
             "DeadLetterConfig": {"TargetArn": dlq_arn}, "ReservedConcurrentExecutions": 2, "MaximumRetryAttempts": 1,
             "MaximumEventAgeInSeconds": 60, "DestinationConfig": {"OnFailure": {"Destination": dlq_arn}},
-            "EventSourceArn": stream_arn, "StartingPosition": "TRIM_HORIZON", "BatchSize": 10, "UUID": fx.mapping,
+            "EventSourceArn": stream_arn, "CreateEventSourceMapping.EventSourceArn": fx.arn("kinesis", "stream/" + fx.MAPPED_STREAM),
+            "StartingPosition": "TRIM_HORIZON", "BatchSize": 10, "UUID": fx.mapping,
             "Enabled": True, "MaximumBatchingWindowInSeconds": 0, "ListEventSourceMappings.EventSourceArn": stream_arn,
         },
         "sqs": {
@@ -745,7 +748,8 @@ def seq_sequence_numbers(fz):
             response = fz.call("kinesis", "GetShardIterator", {"StreamName": fz.fixtures.STREAM, "ShardId": "shardId-000000000000",
                                                                "ShardIteratorType": kind, "StartingSequenceNumber": number})
             if response.status == 200:
-                fz.call("kinesis", "GetRecords", {"ShardIterator": response.json().get("ShardIterator", "")})
+                fz.call("kinesis", "GetRecords", {"ShardIterator": response.json().get("ShardIterator", "")},
+                        note=f"with the iterator of {kind} {short(number)}")
 
 
 def seq_iterator_timestamps(fz):
@@ -753,7 +757,8 @@ def seq_iterator_timestamps(fz):
         response = fz.call("kinesis", "GetShardIterator", {"StreamName": fz.fixtures.STREAM, "ShardId": "shardId-000000000000",
                                                            "ShardIteratorType": "AT_TIMESTAMP", "Timestamp": timestamp})
         if response.status == 200:
-            fz.call("kinesis", "GetRecords", {"ShardIterator": response.json().get("ShardIterator", "")})
+            fz.call("kinesis", "GetRecords", {"ShardIterator": response.json().get("ShardIterator", "")},
+                    note=f"with the iterator of AT_TIMESTAMP {short(timestamp)}")
 
 
 def seq_forged_iterators(fz):
@@ -762,7 +767,7 @@ def seq_forged_iterators(fz):
               f"v1/0/time/-9223372036854775808/{stream}", f"v1/0/time/9223372036854775807/{stream}",
               f"v1/0/after/18446744073709551615/{stream}", "v1/0/trim/", "v1/0/trim/../../x", "v1", ""]
     for token in forged:
-        fz.call("kinesis", "GetRecords", {"ShardIterator": base64.b64encode(token.encode()).decode()})
+        fz.call("kinesis", "GetRecords", {"ShardIterator": base64.b64encode(token.encode()).decode()}, note=f"forged iterator {token!r}")
     for limit in (-1, 0, 10_001, 2 ** 63, 1e300):
         fz.call("kinesis", "GetRecords", {"ShardIterator": fz.fixtures.iterator, "Limit": limit})
 
@@ -771,12 +776,12 @@ def seq_mapping_timestamps(fz):
     fx = fz.fixtures
     for timestamp in [1e300, -1e300, Raw("1e400"), 2 ** 63, 10_000_000_000_000_000, -1, 0, time.time() + 10 ** 9, "x"]:
         response = fz.call("lambda", "CreateEventSourceMapping", {
-            "FunctionName": fx.FUNCTION, "EventSourceArn": fx.arn("kinesis", "stream/" + fx.STREAM),
+            "FunctionName": fx.FUNCTION, "EventSourceArn": fx.arn("kinesis", "stream/" + fx.MAPPED_STREAM),
             "StartingPosition": "AT_TIMESTAMP", "StartingPositionTimestamp": timestamp, "BatchSize": 1})
-        if response.status < 300:
+        if 200 <= response.status < 300:
             uuid = response.json().get("UUID", "")
-            fz.call("kinesis", "PutRecord", {"StreamName": fx.STREAM, "PartitionKey": "pk", "Data": b"{}", "ExplicitHashKey": "0"})
-            fz.settle(1.5, f"the shard workers of mapping {uuid} (StartingPositionTimestamp={short(timestamp)})")
+            fz.call("kinesis", "PutRecord", {"StreamName": fx.MAPPED_STREAM, "PartitionKey": "pk", "Data": b"{}"})
+            fz.settle(1.0, f"the shard worker of mapping {uuid} (StartingPositionTimestamp={short(timestamp)})")
             fz.call("lambda", "DeleteEventSourceMapping", {"UUID": uuid})
 
 
@@ -788,7 +793,7 @@ def seq_queue_mapping(fz):
                       {"MaximumRetryAttempts": 2 ** 40}, {"FunctionResponseTypes": ["ReportBatchItemFailures", "x"]}]:
         response = fz.call("lambda", "CreateEventSourceMapping", {"FunctionName": fx.FUNCTION, "EventSourceArn": fx.arn("sqs", fx.DLQ),
                                                                   **overrides})
-        if response.status < 300:
+        if 200 <= response.status < 300:
             uuid = response.json().get("UUID", "")
             fz.call("sqs", "SendMessage", {"QueueUrl": fx.queue_url(fx.DLQ), "MessageBody": '{"n":1e400}'})
             fz.settle(1.0, f"mapping {uuid} over a queue ({short(overrides)})")
@@ -882,6 +887,7 @@ functions:
     concurrency: 4
 streams:
   - {{name: fuzz-stream, shards: 2}}
+  - {{name: fuzz-mapped, shards: 1}}
 """
 
 
@@ -1010,7 +1016,7 @@ class Host:
     @staticmethod
     def crashed_thread(log):
         """The lines of the crashed thread's backtrace."""
-        start = re.search(r"^Thread \d+ crashed:.*$", log, re.M)
+        start = re.search(r'^Thread \d+( "[^"]*")? crashed:.*$', log, re.M)
         if not start:
             return []
         lines = log[start.end():].lstrip("\n").split("\n")
@@ -1110,6 +1116,7 @@ class Fuzzer:
         self.sent, self.restarts, self.statuses = 0, 0, {}
         self.recent = []
         self.current = None
+        self.last_description = ""
         self.unimplemented = set()
 
     def log(self, message):
@@ -1135,23 +1142,36 @@ class Fuzzer:
         host may be stored, and would wedge it again)."""
         self.host.kill()
         self.restarts += 1
-        if not fresh and self.host.start() and self.settled_alive(3):
-            self.refresh_fixtures(after_restart=True)
-            return
-        reason, frame = self.host.crash_signature() if not self.host.alive() else ("did not answer", None)
-        note = f"restarting on the same data directory failed too: {reason}" + (f" at {frame}" if frame else "")
-        if finding is not None and note not in finding.notes:
-            finding.notes.append(note)
-        self.host.kill()
-        if not self.host.start(fresh=True):
-            raise RuntimeError("chute serve does not start on a fresh data directory:\n" + self.host.log_tail())
-        self.refresh_fixtures(after_restart=True)
+        if not fresh:
+            problem = self.restart_problem(self.host.start())
+            if problem is None:
+                return
+            if finding is not None and problem not in finding.notes:
+                finding.notes.append(problem)
+            self.host.wait_for_exit(15)
+            self.host.kill()
+        problem = self.restart_problem(self.host.start(fresh=True))
+        if problem is not None:
+            raise RuntimeError(f"chute serve fails on a fresh data directory: {problem}\n{self.host.log_tail()}")
+
+    def restart_problem(self, started):
+        """None when the restarted host lives for 3 s and the fixtures can be made; else what went wrong."""
+        if started and self.settled_alive(3):
+            try:
+                self.fixtures.refresh(self.host.url)
+                return None
+            except HealthError as error:
+                if self.host.alive() and not self.host.crashing():
+                    return f"after a restart on the same data directory, a normal request fails: {error}"
+        self.host.wait_for_exit(15)
+        reason, frame = self.host.crash_signature()
+        return f"a restart on the same data directory fails too: {reason}" + (f" at {frame}" if frame else "")
 
     def settled_alive(self, seconds):
-        """The host is still alive after `seconds` (and answers /metrics)."""
+        """The host is still alive after `seconds`, has not begun a crash report, and answers."""
         deadline = time.time() + seconds
         while time.time() < deadline:
-            if not self.host.alive():
+            if not self.host.alive() or self.host.crashing():
                 return False
             time.sleep(0.1)
         try:
@@ -1172,27 +1192,24 @@ class Fuzzer:
         finding = self.fail("crash", reason + (f" at {frame}" if frame else ""), request_text)
         self.recover(finding)
 
-    def refresh_fixtures(self, after_restart=False):
+    def refresh_fixtures(self):
         try:
             self.fixtures.refresh(self.host.url)
         except HealthError as error:
-            if not self.host.alive():
-                self.host_died(f"(while creating the fixtures: {error})")
+            if not self.host.alive() or self.host.crashing():
+                self.host_died(f"(none: the host died while the fixtures were made: {error})")
             else:
-                finding = self.fail("health", f"fixtures: {error}", "(the fixtures' boto3 requests)")
-                if after_restart:
-                    raise RuntimeError(f"the fixtures fail right after a restart: {error}") from None
-                self.recover(finding)
+                self.recover(self.fail("health", f"fixtures: {error}", "(the fixtures' boto3 requests)"))
 
     def health_check(self):
         self.current = "(health check after the batch ending with " + (self.recent[-1] if self.recent else "nothing") + ")"
-        if not self.host.alive():
-            return self.host_died("(found dead at the health check)")
+        if not self.host.alive() or self.host.crashing():
+            return self.host_died("(none: found dead at the health check)")
         try:
             self.fixtures.health(self.host.url)
         except HealthError as error:
-            if not self.host.alive():
-                return self.host_died(f"(died during the health check: {error})")
+            if not self.host.alive() or self.host.crashing():
+                return self.host_died(f"(none: the host died during the health check: {error})")
             finding = self.fail("health", str(error), "(GET /metrics, SQS ListQueues)")
             return self.recover(finding)
         files = self.host.open_files()
@@ -1215,7 +1232,7 @@ class Fuzzer:
         if outcome == "unsendable":  # http.client refuses the header value (a newline)
             return Response(0, {}, b"")
         self.sent += 1
-        description = request.describe()
+        description = self.last_description = request.describe()
         if outcome in ("timeout", "dropped") or not self.host.alive():
             time.sleep(0.2)
             if not self.host.alive() or self.host.crashing():
@@ -1235,14 +1252,14 @@ class Fuzzer:
         if outcome.status >= 500 and outcome.status != 503:
             error = next((v for k, v in outcome.headers.items() if k.lower() == "x-amzn-errortype"), "")
             message = re.sub(r"\d+", "N", outcome.body[:160].decode("utf-8", "replace"))
-            self.fail("5xx", f"{name.split(' ')[0]} answered {outcome.status} {error}: {message}", description)
+            self.fail("5xx", f"answered {outcome.status} {error}: {message}", description)
         return outcome
 
-    def call(self, service, operation, params, timeout=None):
+    def call(self, service, operation, params, timeout=None, note=None):
         """A sequence's step: `params` serialized for the operation, sent and judged."""
         request = serialize(self.models[service], operation, params)
         request.timeout = timeout or self.timeout_for(operation)
-        name = f"{service}.{operation} " + " ".join(f"{k}={short(v)}" for k, v in params.items() if k not in ("QueueUrl",))
+        name = f"{service}.{operation} " + (note or " ".join(f"{k}={short(v)}" for k, v in params.items() if k not in ("QueueUrl",)))
         if self.skipped(name):
             return Response(0, {}, b"")
         return self.step(name, request)
@@ -1253,7 +1270,7 @@ class Fuzzer:
         while time.time() < deadline:
             if not self.host.alive():
                 self.current = f"(background work: {what}) after {self.recent[-1] if self.recent else '?'}"
-                self.host_died(f"(the host died while waiting for {what}; the requests just before are listed)")
+                self.host_died(f"(none: the host died while waiting for {what}) after {self.last_description}")
                 raise Abort()
             time.sleep(0.1)
 
@@ -1301,7 +1318,7 @@ class Fuzzer:
               f"work directory {self.directory}", file=sys.stderr, flush=True)
         if not self.host.start(fresh=True):
             raise RuntimeError("chute serve did not start:\n" + self.host.log_tail())
-        self.refresh_fixtures(after_restart=True)
+        self.fixtures.refresh(self.host.url)
         schedule = self.schedule()
         sequence_list = [s for s in sequences() if not self.skipped(s[0]) and not (self.only and not self.only.search(s[0]))]
         sequence_every = max(1, self.budget // (len(sequence_list) + 1))
@@ -1329,6 +1346,8 @@ class Fuzzer:
                 response = None
             if case.label == "valid" and response is not None and self.unimplemented_answer(case, response):
                 self.unimplemented.add(index)
+            if response is not None and case.operation == "CreateEventSourceMapping" and 200 <= response.status < 300:
+                self.run_mapping(case, response)
             if self.sent - last_check >= BATCH:
                 last_check = self.sent
                 self.health_check()
@@ -1340,6 +1359,17 @@ class Fuzzer:
             self.fail("stop", "the host did not exit within 30 s of SIGTERM", "(SIGTERM)")
         self.elapsed = time.time() - started
         return self
+
+    def run_mapping(self, case, response):
+        """A mapping a case created: its workers start on the fuzzed settings, then it is deleted
+        (mappings left running would pile up)."""
+        uuid = response.json().get("UUID")
+        try:
+            self.settle(0.5, f"the workers of the mapping {case.name} created")
+            if uuid:
+                self.call("lambda", "DeleteEventSourceMapping", {"UUID": uuid})
+        except Abort:
+            pass
 
     def run_sequence(self, name, function):
         self.log(f"sequence: {name}")

@@ -12,9 +12,15 @@ public struct MessageRouter: Sendable {
     /// Makes message and event ids (time-ordered UUIDs in the host; fixed ones in tests).
     let makeID: @Sendable (Int64) -> String
 
-    /// Most topic and bus hops one delivery may take (a bus whose rule targets itself, topics
-    /// feeding each other): past it the delivery is kept as undeliverable.
+    /// Most topic and bus hops one delivery may take within one request; a backstop, since the
+    /// bus rule below and the topics' targets already end every path sooner.
     public static let maximumHops = 16
+
+    /// EventBridge routes an event from one bus to another once: "EventBridge can't route events
+    /// received from a sender event bus to a third event bus". A bus whose rules target itself,
+    /// or buses targeting each other, therefore end after one hop, and what a further hop would
+    /// have sent is kept as undeliverable with the reason, never multiplied.
+    public static let maximumBusHops = 1
 
     public init(directory: any MessagingDirectory, region: String = FunctionConfiguration.defaultRegion,
                 account: String = FunctionConfiguration.defaultAccountID,
@@ -55,6 +61,8 @@ public struct MessageRouter: Sendable {
         var attributes: JSONValue?
         var body: JSONValue??
         for (subscription, filter) in zip(topic.topic.subscriptions, topic.filters) {
+            // A spent budget ends the fan-out here (its cut recorded once), not after every filter.
+            if plan.fannedOut.isExhausted, !spend(0, origin, at: topic.topic.arn, into: &plan) { return }
             switch subscription.filterPolicyScope {
             case .messageAttributes:
                 if attributes == nil { attributes = message.filterableAttributes }
@@ -79,6 +87,7 @@ public struct MessageRouter: Sendable {
             let queued = subscription.rawMessageDelivery
                 ? QueueMessage(body: Array(message.message.utf8), attributes: message.attributes)
                 : QueueMessage(body: Array(SNSEnvelope.notification(message, subscriptionARN: subscription.arn, region: region).utf8))
+            guard spend(queued.body.count, origin, at: subscription.endpoint, into: &plan) else { return }
             plan.queueDeliveries.append(QueueDelivery(queue: name, message: queued))
         case .lambda:
             let event = SNSEnvelope.functionEvent(message, subscriptionARN: subscription.arn, region: region)
@@ -86,6 +95,7 @@ public struct MessageRouter: Sendable {
         case .http, .https:
             let body = subscription.rawMessageDelivery ? message.message
                 : SNSEnvelope.notification(message, subscriptionARN: subscription.arn, region: region)
+            guard spend(body.utf8.count, origin, at: subscription.endpoint, into: &plan) else { return }
             plan.httpDeliveries.append(HTTPDelivery(
                 url: subscription.endpoint, body: Array(body.utf8),
                 headers: [HTTPDeliveryHeader("Content-Type", "text/plain; charset=UTF-8"),
@@ -100,9 +110,10 @@ public struct MessageRouter: Sendable {
     // MARK: Event buses
 
     /// Routes `event` through `bus`'s enabled rules to the targets of every rule that matches;
-    /// returns how many rules matched.
+    /// returns how many rules matched. `busHops` counts the buses the event came through.
     @discardableResult
-    public func put(_ event: BusEvent, on bus: RoutableBus, origin: Origin, hops: Int = 0, now: Int64, into plan: inout DeliveryPlan) -> Int {
+    public func put(_ event: BusEvent, on bus: RoutableBus, origin: Origin, hops: Int = 0, busHops: Int = 0, now: Int64,
+                    into plan: inout DeliveryPlan) -> Int {
         guard hops < Self.maximumHops else {
             keep(origin, bus.bus.arn, "stopped after \(Self.maximumHops) topic and bus hops (a loop?)", into: &plan)
             return 0
@@ -110,16 +121,23 @@ public struct MessageRouter: Sendable {
         let json = event.json
         guard let parsed = try? JSONValue.parse(json) else { return 0 }
         var matched = 0
-        for (rule, filter) in bus.rules where filter.matches(parsed) {
+        for (rule, filter) in bus.rules {
+            if plan.fannedOut.isExhausted, !spend(0, origin, at: bus.bus.arn, into: &plan) { break }
+            guard filter.matches(parsed) else { continue }
             matched += 1
             for target in rule.targets {
                 if let name = MessagingARN.eventBusName(target.arn) {
                     let arn = MessagingARN.eventBus(name, region: region, account: account)
+                    guard busHops < Self.maximumBusHops else {
+                        keep(origin, target.arn, "an event that came from another event bus is not routed to a further bus "
+                             + "(EventBridge routes bus to bus once; rule \(rule.arn))", into: &plan)
+                        continue
+                    }
                     guard let next = directory.eventBus(arn: arn) else {
                         keep(origin, target.arn, "the event bus \(target.arn) does not exist", into: &plan)
                         continue
                     }
-                    put(event, on: next, origin: origin, hops: hops + 1, now: now, into: &plan)
+                    put(event, on: next, origin: origin, hops: hops + 1, busHops: busHops + 1, now: now, into: &plan)
                 } else {
                     send(target.input ?? json, to: target.arn, origin: origin, hops: hops, now: now, into: &plan,
                          httpHeaders: [HTTPDeliveryHeader("Content-Type", "application/json"),
@@ -140,12 +158,14 @@ public struct MessageRouter: Sendable {
                      attributes: [MessageAttribute] = []) {
         switch Destination.parse(target) {
         case .success(.queue(let name)):
+            guard spend(body.utf8.count, origin, at: target, into: &plan) else { return }
             plan.queueDeliveries.append(QueueDelivery(queue: name, message: QueueMessage(body: Array(body.utf8), attributes: attributes)))
         case .success(.function(let name, let qualifier)):
             guard origin.chainDepth < AsyncEvent.maximumChainDepth else {
                 return keep(origin, target, "invocation chain stopped after \(AsyncEvent.maximumChainDepth) functions (Lambda's recursion limit)",
                             into: &plan)
             }
+            guard spend(body.utf8.count, origin, at: target, into: &plan) else { return }
             var followUp = AsyncEvent(requestID: makeID(now), functionName: name, qualifier: qualifier, payload: Array(body.utf8),
                                       receivedAtMilliseconds: now)
             followUp.chainDepth = origin.chainDepth + 1
@@ -160,6 +180,7 @@ public struct MessageRouter: Sendable {
         case .success(.eventBus(let arn)):
             keep(origin, arn, "an event bus takes events, not a message", into: &plan)
         case .success(.http(let url)):
+            guard spend(body.utf8.count, origin, at: target, into: &plan) else { return }
             plan.httpDeliveries.append(HTTPDelivery(url: url, body: Array(body.utf8), headers: httpHeaders, requestID: origin.requestID,
                                                     functionName: origin.functionName, origin: target))
         case .failure(let error):
@@ -168,7 +189,26 @@ public struct MessageRouter: Sendable {
     }
 
     private func keep(_ origin: Origin, _ destination: String, _ reason: String, into plan: inout DeliveryPlan) {
+        guard spend(origin.record.utf8.count, origin, at: destination, into: &plan) else { return }
         plan.undeliverable.append(UndeliverableDelivery(requestID: origin.requestID, destination: destination, reason: reason,
                                                         record: origin.record, functionName: origin.functionName))
+    }
+
+    /// Takes one delivery of `bytes` from the request's fan-out budget. Once it is spent, nothing
+    /// more is added, and the first delivery refused for each origin is kept as undeliverable
+    /// with the reason and the origin's record, so that a person sees what was cut.
+    private func spend(_ bytes: Int, _ origin: Origin, at destination: String, into plan: inout DeliveryPlan) -> Bool {
+        guard plan.fannedOut.isExhausted else {
+            plan.fannedOut.deliveries += 1
+            plan.fannedOut.bytes += bytes
+            return true
+        }
+        if plan.fannedOut.cut.insert(origin.requestID).inserted {
+            let reason = "fan-out budget spent: one request makes at most \(FanOutBudget.deliveries) deliveries and "
+                + "\(FanOutBudget.bytes / 1_048_576) MB; from here on this request's deliveries were not made"
+            plan.undeliverable.append(UndeliverableDelivery(requestID: origin.requestID, destination: destination, reason: reason,
+                                                            record: origin.record, functionName: origin.functionName))
+        }
+        return false
     }
 }
