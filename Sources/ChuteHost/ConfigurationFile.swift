@@ -45,6 +45,7 @@ import Yams
 /// mappings:                    # event source mappings (see ConfigurationFile+Mappings)
 ///   - {function: counter, stream: clicks, startingPosition: TRIM_HORIZON, batchSize: 100, onFailure: failures}
 /// store: postgres://chute@127.0.0.1:5432/chute   # shared by several hosts; SQLite in --data-dir when absent
+/// server: {maxConnections: 4096, idleTimeoutSeconds: 60}   # the HTTP listener's limits (ConfigurationFile+Server)
 /// ```
 ///
 /// Every invalid field is reported, each with its line and path, before anything runs.
@@ -67,6 +68,8 @@ public struct ConfigurationFile: Sendable {
     /// The PostgreSQL store's URL when hosts share one (`chute serve --store` overrides it); nil
     /// for the embedded SQLite store.
     public var store: String?
+    /// The HTTP listener's connection cap and idle timeout.
+    public var server = ServerLimits()
 
     public struct AsyncSettings: Sendable, Hashable {
         public var invokeConfig = EventInvokeConfig()
@@ -152,12 +155,13 @@ public struct ConfigurationFile: Sendable {
                 problems.append("\(at(node)): store: must be a PostgreSQL URL (postgres://user@host:port/database); leave it out for SQLite")
             }
         }
+        let server = mapping["server"].map { parseServer($0, problems: &problems) } ?? ServerLimits()
         guard problems.isEmpty else { throw ConfigurationFileError(path: path, problems: problems) }
         return ConfigurationFile(functions: functions, asyncSettings: asyncSettings, queues: queues, topics: topics, eventBuses: eventBuses,
-                                 httpDelivery: httpDelivery, streams: streams, mappings: mappings, store: store)
+                                 httpDelivery: httpDelivery, streams: streams, mappings: mappings, store: store, server: server)
     }
 
-    static let topLevelFields: Set<String> = ["functions", "queues", "topics", "eventBuses", "httpDelivery", "streams", "mappings", "store"]
+    static let topLevelFields: Set<String> = ["functions", "queues", "topics", "eventBuses", "httpDelivery", "streams", "mappings", "store", "server"]
 
     static let asyncFields: Set<String> = ["maximumRetryAttempts", "maximumEventAgeSeconds", "retryDelays", "onSuccess", "onFailure"]
 

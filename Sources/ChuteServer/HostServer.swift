@@ -93,9 +93,16 @@ public enum HostServer {
                 events: EventBridgeAPI(registry: messaging, router: messageRouter, writer: writer, clock: clock),
                 kinesis: KinesisAPI(store: store, region: FunctionConfiguration.defaultRegion, accountID: FunctionConfiguration.defaultAccountID,
                                     clock: clock, recordsPut: { supervisor.recordsPut(stream: $0) })).register(on: router)
+        // Connections are capped below the descriptor limit and idle ones close, so that no flood
+        // of connections can starve the store, the workers or /metrics of descriptors.
+        let connectionCap = DescriptorBudget.connectionCap(configuration.server, descriptorLimit: DescriptorBudget.raiseSoftLimit(), logger: logger)
+        let limiter = ConnectionLimiter(limit: connectionCap)
         let application = Application(
             router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "chute"),
+            server: .http1(configuration: .init(additionalChannelHandlers: [limiter.handler()],
+                                                idleTimeout: .seconds(Int64(configuration.server.idleTimeoutSeconds)))),
+            configuration: .init(address: .hostname(host, port: port), serverName: "chute", backlog: 1024,
+                                 availableConnectionsDelegate: limiter.ceiling),
             services: [DispatcherService(dispatcher: dispatcher, clock: clock), httpDelivery]
                 + (shared ? [DefinitionRefreshService(functions: manager, declaredFunctions: Set(configuration.functions.map(\.name)),
                                                       messaging: messaging, mappings: mappings, intervalMilliseconds: refreshMilliseconds,

@@ -7,7 +7,10 @@ Run by scripts/test.sh after `swift build`:  python3 -m unittest discover -s Tes
 import base64
 import json
 import os
+import socket
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -188,6 +191,42 @@ functions:
         self.assertLess(self.resident_megabytes(), 500)
         self.assert_alive()
 
+    # MARK: Connections
+
+    def test_twenty_thousand_idle_connections_leave_the_host_answering(self):
+        # Two helper processes hold 10,000 idle connections each (one process could not hold
+        # 20,000 descriptors under this machine's limit); once, /metrics stopped answering.
+        holder = (
+            "import resource, socket, sys, time\n"
+            "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))\n"
+            "host, port = sys.argv[1].split(':')\n"
+            "held = []\n"
+            "for _ in range(10000):\n"
+            "    s = socket.socket(); s.setblocking(False)\n"
+            "    s.connect_ex((host, int(port))); held.append(s)\n"
+            "print('holding', flush=True)\n"
+            "time.sleep(120)\n")
+        address = self.host.url.split("//")[1]
+        holders = [subprocess.Popen([sys.executable, "-c", holder, address], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        try:
+            for process in holders:
+                self.assertEqual(process.stdout.readline().strip(), "holding")
+            time.sleep(1)
+            # Fresh clients are served: idle connections give way to them.
+            for _ in range(3):
+                status, _, _ = call(self.host.url, "GET", "/metrics", timeout=30)
+                self.assertEqual(status, 200)
+                self.assertEqual(self.json_call("sqs", "ListQueues", {})[0], 200)
+            self.assertIsNone(self.host.process.poll())
+            descriptors = len(os.listdir(f"/proc/{self.host.process.pid}/fd"))
+            self.assertLess(descriptors, 4096 + 4096 // 8 + 200)
+        finally:
+            for process in holders:
+                process.kill()
+                process.wait()
+        self.assert_alive()
+
     # MARK: Names, bodies and values the services refuse
 
     def test_names_the_services_refuse(self):
@@ -244,3 +283,41 @@ functions:
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ConnectionLimitTests(unittest.TestCase):
+    """A host with a small connection cap and a short idle timeout (`server:` in the file)."""
+
+    def setUp(self):
+        directory = tempfile.mkdtemp(prefix="chute-limits-")
+        config = write_config(directory, "functions: []\nqueues: [waiting]\nserver: {maxConnections: 16, idleTimeoutSeconds: 2}\n")
+        self.host = Host(config, os.path.join(directory, "data")).start()
+        self.addCleanup(self.host.stop)
+        self.address = self.host.url.split("//")[1].split(":")
+
+    def connect(self):
+        connection = socket.create_connection((self.address[0], int(self.address[1])), timeout=30)
+        self.addCleanup(connection.close)
+        return connection
+
+    def test_idle_connections_are_closed_after_the_idle_timeout(self):
+        silent = self.connect()
+        silent.settimeout(10)
+        self.assertEqual(silent.recv(1), b"")  # closed by the host after 2 s without a request
+
+    def test_past_the_cap_with_every_connection_busy_a_request_gets_503(self):
+        # 16 long polls keep every connection busy for 5 seconds.
+        body = json.dumps({"QueueUrl": f"{self.host.url}/{ACCOUNT}/waiting", "WaitTimeSeconds": 5}).encode()
+        request = (b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AmazonSQS.ReceiveMessage\r\n"
+                   b"Content-Type: application/x-amz-json-1.0\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        busy = [self.connect() for _ in range(16)]
+        for connection in busy:
+            connection.sendall(request)
+        time.sleep(0.5)
+        status, headers, _ = call(self.host.url, "GET", "/metrics", timeout=10)
+        self.assertEqual(status, 503)
+        self.assertEqual(headers.get("Connection"), "close")
+        for connection in busy:  # the long polls themselves are answered
+            self.assertTrue(connection.recv(4096).startswith(b"HTTP/1.1 200"))
+        time.sleep(0.2)
+        self.assertEqual(call(self.host.url, "GET", "/metrics")[0], 200)
