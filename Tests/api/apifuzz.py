@@ -723,153 +723,187 @@ def misc_cases():
 # --------------------------------------------------------------------------------------------
 
 class Abort(Exception):
-    """The host failed during a sequence: the rest of it is skipped."""
+    """The host failed: the rest of the sequence's attempt is skipped."""
 
 
 def sequences():
-    """(name, function(fuzzer)) pairs; each function sends its steps with fuzzer.step."""
+    """(name, values, function(fuzzer, value)): each value is one attempt, a few requests sent with
+    fuzzer.call; a failed host ends only that attempt."""
     return [
-        ("kinesis: shard iterators at odd sequence numbers, then GetRecords", seq_sequence_numbers),
-        ("kinesis: shard iterators at odd timestamps, then GetRecords", seq_iterator_timestamps),
-        ("kinesis: forged shard iterators", seq_forged_iterators),
-        ("lambda: event source mappings at odd starting timestamps", seq_mapping_timestamps),
-        ("lambda: event source mappings over a queue with odd batching", seq_queue_mapping),
-        ("events: PutEvents at odd times, delivered to a queue", seq_event_times),
-        ("sns: filter policies and Number attributes", seq_sns_numbers),
-        ("sqs: odd visibility timeouts, delays and redrive policies", seq_sqs_values),
-        ("lambda: odd async settings, then asynchronous invokes", seq_async_settings),
-        ("events: a bus whose rule targets the bus itself", seq_bus_loop),
+        ("kinesis: a shard iterator at an odd sequence number, then GetRecords",
+         [(kind, number) for number in WEIRD_SEQUENCE_NUMBERS + [None] for kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")],
+         seq_sequence_number),
+        ("kinesis: a shard iterator at an odd timestamp, then GetRecords", TIMESTAMPS + [time.time() + 10 ** 9, 2 ** 53],
+         seq_iterator_timestamp),
+        ("kinesis: GetRecords with a forged shard iterator or an odd limit", FORGED_ITERATORS + [-1, 0, 10_001, 2 ** 63, 1e300],
+         seq_forged_iterator),
+        ("lambda: an event source mapping at an odd starting timestamp",
+         [1e300, -1e300, Raw("1e400"), 2 ** 63, 10_000_000_000_000_000, -1, 0, time.time() + 10 ** 9, "x"], seq_mapping_timestamp),
+        ("lambda: an event source mapping over a queue with odd batching",
+         [{"BatchSize": 10_000, "MaximumBatchingWindowInSeconds": 300}, {"BatchSize": 2 ** 63}, {"MaximumBatchingWindowInSeconds": -1},
+          {"ScalingConfig": {"MaximumConcurrency": 2 ** 31}}, {"FilterCriteria": {"Filters": [{"Pattern": p} for p in PATTERNS[:6]]}},
+          {"MaximumRetryAttempts": 2 ** 40}, {"FunctionResponseTypes": ["ReportBatchItemFailures", "x"]}], seq_queue_mapping),
+        ("events: PutEvents at an odd time, delivered to a queue", TIMESTAMPS + [2 ** 53, -62135596801, 253402300800], seq_event_time),
+        ("events: TestEventPattern with odd events", [1e300, Raw("1e400"), "", None, [], {"a": 1}, 2 ** 64], seq_test_event_time),
+        ("sns: a filter policy, then Publish with Number attributes", PATTERNS[:6] + ['{"n":[{"numeric":[">",0]}]}'], seq_sns_policy),
+        ("sns: Publish with odd Number attributes",
+         ["nan", "NaN", "inf", "-inf", "1e400", "1e300", "18446744073709551616", "0x10", "", "-0", "1" * 400], seq_sns_number),
+        ("sqs: a redrive policy with an odd maxReceiveCount", [1, 0, -1, 2 ** 31, 2 ** 63, "1e300", "x"], seq_redrive),
+        ("sqs: odd queue attributes, then send and receive",
+         [("VisibilityTimeout", str(2 ** 63)), ("MessageRetentionPeriod", "-1"), ("DelaySeconds", "1e300"), ("MaximumMessageSize", "0"),
+          ("ReceiveMessageWaitTimeSeconds", "99999999999999999999"), ("RedrivePolicy", '{"maxReceiveCount":1e400}')], seq_queue_attribute),
+        ("sqs: odd delays and visibility timeouts on messages", [-1, 901, 43201, 2 ** 63, 1e300, Raw("1e400")], seq_message_timing),
+        ("lambda: odd async settings, then an asynchronous invoke",
+         [{"MaximumRetryAttempts": 2 ** 63}, {"MaximumEventAgeInSeconds": 2 ** 63}, {"MaximumEventAgeInSeconds": -1},
+          {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 60, "DestinationConfig": {"OnFailure": {"Destination": "http://127.0.0.1:1/"}}}],
+         seq_async_settings),
+        ("lambda: an odd function configuration, then an invoke",
+         [{"Timeout": 2 ** 63}, {"MemorySize": -1}, {"Timeout": 1e300}, {"Environment": {"Variables": {"A": "\u0000"}}},
+          {"ReservedConcurrentExecutions": 2 ** 31}], seq_function_configuration),
+        ("events: a bus whose rule targets the bus itself", [3], seq_bus_loop),
     ]
 
 
-def seq_sequence_numbers(fz):
-    for number in WEIRD_SEQUENCE_NUMBERS + [fz.fixtures.sequence]:
-        for kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
-            response = fz.call("kinesis", "GetShardIterator", {"StreamName": fz.fixtures.STREAM, "ShardId": "shardId-000000000000",
-                                                               "ShardIteratorType": kind, "StartingSequenceNumber": number})
-            if response.status == 200:
-                fz.call("kinesis", "GetRecords", {"ShardIterator": response.json().get("ShardIterator", "")},
-                        note=f"with the iterator of {kind} {short(number)}")
+FORGED_ITERATORS = ["v1/0/at/18446744073709551615/fuzz-stream", "v1/-1/trim/fuzz-stream", "v1/99999999999999/trim/fuzz-stream",
+                    "v1/0/time/-9223372036854775808/fuzz-stream", "v1/0/time/9223372036854775807/fuzz-stream",
+                    "v1/0/after/18446744073709551615/fuzz-stream", "v1/0/trim/", "v1/0/trim/../../x", "v1", ""]
 
 
-def seq_iterator_timestamps(fz):
-    for timestamp in TIMESTAMPS + [time.time() + 10 ** 9, 2 ** 53]:
-        response = fz.call("kinesis", "GetShardIterator", {"StreamName": fz.fixtures.STREAM, "ShardId": "shardId-000000000000",
-                                                           "ShardIteratorType": "AT_TIMESTAMP", "Timestamp": timestamp})
-        if response.status == 200:
-            fz.call("kinesis", "GetRecords", {"ShardIterator": response.json().get("ShardIterator", "")},
-                    note=f"with the iterator of AT_TIMESTAMP {short(timestamp)}")
+def seq_sequence_number(fz, value):
+    kind, number = value
+    number = fz.fixtures.sequence if number is None else number
+    response = fz.call("kinesis", "GetShardIterator", {"StreamName": fz.fixtures.STREAM, "ShardId": "shardId-000000000000",
+                                                       "ShardIteratorType": kind, "StartingSequenceNumber": number})
+    if response.status == 200:
+        fz.call("kinesis", "GetRecords", {"ShardIterator": response.json().get("ShardIterator", "")},
+                note=f"with the iterator of {kind} {short(number)}")
 
 
-def seq_forged_iterators(fz):
-    stream = fz.fixtures.STREAM
-    forged = [f"v1/0/at/18446744073709551615/{stream}", f"v1/-1/trim/{stream}", f"v1/99999999999999/trim/{stream}",
-              f"v1/0/time/-9223372036854775808/{stream}", f"v1/0/time/9223372036854775807/{stream}",
-              f"v1/0/after/18446744073709551615/{stream}", "v1/0/trim/", "v1/0/trim/../../x", "v1", ""]
-    for token in forged:
-        fz.call("kinesis", "GetRecords", {"ShardIterator": base64.b64encode(token.encode()).decode()}, note=f"forged iterator {token!r}")
-    for limit in (-1, 0, 10_001, 2 ** 63, 1e300):
-        fz.call("kinesis", "GetRecords", {"ShardIterator": fz.fixtures.iterator, "Limit": limit})
+def seq_iterator_timestamp(fz, timestamp):
+    response = fz.call("kinesis", "GetShardIterator", {"StreamName": fz.fixtures.STREAM, "ShardId": "shardId-000000000000",
+                                                       "ShardIteratorType": "AT_TIMESTAMP", "Timestamp": timestamp})
+    if response.status == 200:
+        fz.call("kinesis", "GetRecords", {"ShardIterator": response.json().get("ShardIterator", "")},
+                note=f"with the iterator of AT_TIMESTAMP {short(timestamp)}")
 
 
-def seq_mapping_timestamps(fz):
+def seq_forged_iterator(fz, value):
+    if isinstance(value, str):  # Chute's iterators are base64 of v1/SHARD/POSITION/STREAM
+        fz.call("kinesis", "GetRecords", {"ShardIterator": base64.b64encode(value.encode()).decode()}, note=f"forged iterator {value!r}")
+    else:
+        fz.call("kinesis", "GetRecords", {"ShardIterator": fz.fixtures.iterator, "Limit": value})
+
+
+def seq_mapping_timestamp(fz, timestamp):
     fx = fz.fixtures
-    for timestamp in [1e300, -1e300, Raw("1e400"), 2 ** 63, 10_000_000_000_000_000, -1, 0, time.time() + 10 ** 9, "x"]:
-        response = fz.call("lambda", "CreateEventSourceMapping", {
-            "FunctionName": fx.FUNCTION, "EventSourceArn": fx.arn("kinesis", "stream/" + fx.MAPPED_STREAM),
-            "StartingPosition": "AT_TIMESTAMP", "StartingPositionTimestamp": timestamp, "BatchSize": 1})
-        if 200 <= response.status < 300:
-            uuid = response.json().get("UUID", "")
-            fz.call("kinesis", "PutRecord", {"StreamName": fx.MAPPED_STREAM, "PartitionKey": "pk", "Data": b"{}"})
-            fz.settle(1.0, f"the shard worker of mapping {uuid} (StartingPositionTimestamp={short(timestamp)})")
-            fz.call("lambda", "DeleteEventSourceMapping", {"UUID": uuid})
+    response = fz.call("lambda", "CreateEventSourceMapping", {
+        "FunctionName": fx.FUNCTION, "EventSourceArn": fx.arn("kinesis", "stream/" + fx.MAPPED_STREAM),
+        "StartingPosition": "AT_TIMESTAMP", "StartingPositionTimestamp": timestamp, "BatchSize": 1},
+        note=f"StartingPosition=AT_TIMESTAMP StartingPositionTimestamp={short(timestamp)}")
+    if 200 <= response.status < 300:
+        uuid = response.json().get("UUID", "")
+        fz.settle(1.0, f"the shard worker of mapping {uuid} (StartingPositionTimestamp={short(timestamp)})")
+        fz.call("kinesis", "PutRecord", {"StreamName": fx.MAPPED_STREAM, "PartitionKey": "pk", "Data": b"{}"})
+        fz.settle(0.5, f"the shard worker of mapping {uuid} (StartingPositionTimestamp={short(timestamp)}) reading a record")
+        fz.call("lambda", "DeleteEventSourceMapping", {"UUID": uuid})
 
 
-def seq_queue_mapping(fz):
+def seq_queue_mapping(fz, settings):
     fx = fz.fixtures
-    for overrides in [{"BatchSize": 10_000, "MaximumBatchingWindowInSeconds": 300}, {"BatchSize": 2 ** 63},
-                      {"MaximumBatchingWindowInSeconds": -1}, {"ScalingConfig": {"MaximumConcurrency": 2 ** 31}},
-                      {"FilterCriteria": {"Filters": [{"Pattern": p} for p in PATTERNS[:6]]}},
-                      {"MaximumRetryAttempts": 2 ** 40}, {"FunctionResponseTypes": ["ReportBatchItemFailures", "x"]}]:
-        response = fz.call("lambda", "CreateEventSourceMapping", {"FunctionName": fx.FUNCTION, "EventSourceArn": fx.arn("sqs", fx.DLQ),
-                                                                  **overrides})
-        if 200 <= response.status < 300:
-            uuid = response.json().get("UUID", "")
-            fz.call("sqs", "SendMessage", {"QueueUrl": fx.queue_url(fx.DLQ), "MessageBody": '{"n":1e400}'})
-            fz.settle(1.0, f"mapping {uuid} over a queue ({short(overrides)})")
-            fz.call("lambda", "DeleteEventSourceMapping", {"UUID": uuid})
+    response = fz.call("lambda", "CreateEventSourceMapping", {"FunctionName": fx.FUNCTION, "EventSourceArn": fx.arn("sqs", fx.DLQ),
+                                                              **settings}, note=f"over a queue {short(settings)}")
+    if 200 <= response.status < 300:
+        uuid = response.json().get("UUID", "")
+        fz.call("sqs", "SendMessage", {"QueueUrl": fx.queue_url(fx.DLQ), "MessageBody": '{"n":1e400}'})
+        fz.settle(1.0, f"mapping {uuid} over a queue ({short(settings)})")
+        fz.call("lambda", "DeleteEventSourceMapping", {"UUID": uuid})
 
 
-def seq_event_times(fz):
+def seq_event_time(fz, when):
     fx = fz.fixtures
-    for when in TIMESTAMPS + [2 ** 53, -62135596801, 253402300800]:
-        fz.call("events", "PutEvents", {"Entries": [{"Source": "fuzz", "DetailType": "t", "Detail": '{"n":1}', "EventBusName": fx.BUS,
-                                                     "Time": when}]})
-    fz.settle(0.5, "deliveries of the events above")
+    fz.call("events", "PutEvents", {"Entries": [{"Source": "fuzz", "DetailType": "t", "Detail": '{"n":1}', "EventBusName": fx.BUS,
+                                                 "Time": when}]}, note=f"Entries[0].Time={short(when)}")
+    fz.settle(0.2, f"the delivery of an event at {short(when)}")
     fz.call("sqs", "ReceiveMessage", {"QueueUrl": fx.queue_url(), "MaxNumberOfMessages": 10})
-    fz.call("events", "TestEventPattern", {"EventPattern": '{"time":[{"prefix":"2"}]}', "Event": json.dumps(
-        {"id": "1", "source": "s", "detail-type": "t", "account": ACCOUNT, "region": REGION, "time": 1e300, "resources": [], "detail": {}})})
 
 
-def seq_sns_numbers(fz):
+def seq_test_event_time(fz, when):
+    event = {"id": "1", "source": "s", "detail-type": "t", "account": ACCOUNT, "region": REGION, "time": when, "resources": [],
+             "detail": {}}
+    fz.call("events", "TestEventPattern", {"EventPattern": '{"time":[{"prefix":"2"}]}', "Event": to_json(event)},
+            note=f"Event.time={short(when)}")
+
+
+def seq_sns_policy(fz, policy):
     fx = fz.fixtures
-    topic = fx.arn("sns", fx.TOPIC)
-    for policy in ['{"n":[{"numeric":[">",0]}]}'] + PATTERNS[:5]:
-        fz.call("sns", "SetSubscriptionAttributes", {"SubscriptionArn": fx.subscription, "AttributeName": "FilterPolicy",
-                                                     "AttributeValue": policy})
-        for number in ["nan", "NaN", "inf", "-inf", "1e400", "1e300", "18446744073709551616", "0x10", "", "-0", "1" * 400]:
-            fz.call("sns", "Publish", {"TopicArn": topic, "Message": "m", "MessageAttributes": {"n": {"DataType": "Number", "StringValue": number}}})
-    fz.call("sns", "SetSubscriptionAttributes", {"SubscriptionArn": fx.subscription, "AttributeName": "FilterPolicy", "AttributeValue": "{}"})
+    fz.call("sns", "SetSubscriptionAttributes", {"SubscriptionArn": fx.subscription, "AttributeName": "FilterPolicy", "AttributeValue": policy})
+    for number in ("1", "-1e300", "nan"):
+        fz.call("sns", "Publish", {"TopicArn": fx.arn("sns", fx.TOPIC), "Message": "m",
+                                   "MessageAttributes": {"n": {"DataType": "Number", "StringValue": number}, "s": {"DataType": "String", "StringValue": "a"}}},
+                note=f"Number attribute {number!r} under the policy {short(policy)}")
 
 
-def seq_sqs_values(fz):
+def seq_sns_number(fz, number):
+    fx = fz.fixtures
+    fz.call("sns", "Publish", {"TopicArn": fx.arn("sns", fx.TOPIC), "Message": "m",
+                               "MessageAttributes": {"n": {"DataType": "Number", "StringValue": number}}},
+            note=f"Number attribute {short(number)}")
+
+
+def seq_redrive(fz, count):
     fx = fz.fixtures
     url = fx.queue_url()
-    for count in [1, 0, -1, 2 ** 31, 2 ** 63, "1e300", "x"]:
-        fz.call("sqs", "SetQueueAttributes", {"QueueUrl": url, "Attributes": {"RedrivePolicy": json.dumps(
-            {"deadLetterTargetArn": fx.arn("sqs", fx.DLQ), "maxReceiveCount": count})}})
-        fz.call("sqs", "SendMessage", {"QueueUrl": url, "MessageBody": "redrive"})
-        for _ in range(2):
-            fz.call("sqs", "ReceiveMessage", {"QueueUrl": url, "VisibilityTimeout": 0, "MaxNumberOfMessages": 10})
-    for name, value in [("VisibilityTimeout", 2 ** 63), ("MessageRetentionPeriod", -1), ("DelaySeconds", "1e300"),
-                        ("MaximumMessageSize", "0"), ("ReceiveMessageWaitTimeSeconds", "99999999999999999999")]:
-        fz.call("sqs", "SetQueueAttributes", {"QueueUrl": url, "Attributes": {name: value if isinstance(value, str) else str(value)}})
-        fz.call("sqs", "SendMessage", {"QueueUrl": url, "MessageBody": "after " + name})
-        fz.call("sqs", "ReceiveMessage", {"QueueUrl": url, "MaxNumberOfMessages": 1})
-    fz.call("sqs", "DeleteQueue", {"QueueUrl": url})  # the fixtures make it again, with its defaults
-    for delay in [-1, 901, 2 ** 63, 1e300]:
-        fz.call("sqs", "SendMessage", {"QueueUrl": fx.queue_url(fx.DLQ), "MessageBody": "d", "DelaySeconds": delay})
-    for timeout in [-1, 43201, 2 ** 63, 1e300]:
-        fz.call("sqs", "ChangeMessageVisibility", {"QueueUrl": fx.queue_url(fx.DLQ), "ReceiptHandle": fx.receipt, "VisibilityTimeout": timeout})
-        fz.call("sqs", "ReceiveMessage", {"QueueUrl": fx.queue_url(fx.DLQ), "VisibilityTimeout": timeout})
+    fz.call("sqs", "SetQueueAttributes", {"QueueUrl": url, "Attributes": {"RedrivePolicy": json.dumps(
+        {"deadLetterTargetArn": fx.arn("sqs", fx.DLQ), "maxReceiveCount": count})}})
+    fz.call("sqs", "SendMessage", {"QueueUrl": url, "MessageBody": "redrive"})
+    for _ in range(2):
+        fz.call("sqs", "ReceiveMessage", {"QueueUrl": url, "VisibilityTimeout": 0, "MaxNumberOfMessages": 10})
 
 
-def seq_async_settings(fz):
+def seq_queue_attribute(fz, attribute):
+    name, value = attribute
+    url = fz.fixtures.queue_url("fuzz-attributes")
+    fz.call("sqs", "CreateQueue", {"QueueName": "fuzz-attributes"})
+    fz.call("sqs", "SetQueueAttributes", {"QueueUrl": url, "Attributes": {name: value}})
+    fz.call("sqs", "SendMessage", {"QueueUrl": url, "MessageBody": "after " + name})
+    fz.call("sqs", "ReceiveMessage", {"QueueUrl": url, "MaxNumberOfMessages": 1})
+    fz.call("sqs", "DeleteQueue", {"QueueUrl": url})
+
+
+def seq_message_timing(fz, value):
     fx = fz.fixtures
-    for settings in [{"MaximumRetryAttempts": 2 ** 63}, {"MaximumEventAgeInSeconds": 2 ** 63}, {"MaximumEventAgeInSeconds": -1},
-                     {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 60,
-                      "DestinationConfig": {"OnFailure": {"Destination": "http://127.0.0.1:1/"}}}]:
-        fz.call("lambda", "PutFunctionEventInvokeConfig", {"FunctionName": fx.FUNCTION, **settings})
-        fz.call("lambda", "Invoke", {"FunctionName": fx.FUNCTION, "InvocationType": "Event", "Payload": b'{"action":"error"}'})
-    for configuration in [{"Timeout": 2 ** 63}, {"MemorySize": -1}, {"Timeout": 1e300}, {"Environment": {"Variables": {"A": "\u0000"}}}]:
-        fz.call("lambda", "UpdateFunctionConfiguration", {"FunctionName": fx.FUNCTION, **configuration})
-        fz.call("lambda", "Invoke", {"FunctionName": fx.FUNCTION, "Payload": b'{"action":"echo"}'})
-    fz.call("lambda", "PutFunctionConcurrency", {"FunctionName": fx.FUNCTION, "ReservedConcurrentExecutions": 2 ** 31})
-    fz.call("lambda", "Invoke", {"FunctionName": fx.FUNCTION, "Payload": b"{}"})
-    fz.settle(0.5, "asynchronous invocations above")
+    fz.call("sqs", "SendMessage", {"QueueUrl": fx.queue_url(fx.DLQ), "MessageBody": "d", "DelaySeconds": value})
+    fz.call("sqs", "ChangeMessageVisibility", {"QueueUrl": fx.queue_url(fx.DLQ), "ReceiptHandle": fx.receipt, "VisibilityTimeout": value})
+    fz.call("sqs", "ReceiveMessage", {"QueueUrl": fx.queue_url(fx.DLQ), "VisibilityTimeout": value})
 
 
-def seq_bus_loop(fz):
+def seq_async_settings(fz, settings):
     fx = fz.fixtures
+    fz.call("lambda", "PutFunctionEventInvokeConfig", {"FunctionName": fx.FUNCTION, **settings})
+    fz.call("lambda", "Invoke", {"FunctionName": fx.FUNCTION, "InvocationType": "Event", "Payload": b'{"action":"error"}'})
+    fz.settle(0.3, f"an asynchronous invoke after {short(settings)}")
+
+
+def seq_function_configuration(fz, settings):
+    fx = fz.fixtures
+    if "ReservedConcurrentExecutions" in settings:
+        fz.call("lambda", "PutFunctionConcurrency", {"FunctionName": fx.FUNCTION, **settings})
+    else:
+        fz.call("lambda", "UpdateFunctionConfiguration", {"FunctionName": fx.FUNCTION, **settings})
+    fz.call("lambda", "Invoke", {"FunctionName": fx.FUNCTION, "Payload": b'{"action":"echo"}'})
+
+
+def seq_bus_loop(fz, copies):
+    """Issue 17's amplification: one event multiplies without end."""
     bus = "fuzz-loop"
     fz.call("events", "CreateEventBus", {"Name": bus})
     fz.call("events", "PutRule", {"Name": "all", "EventBusName": bus, "EventPattern": '{"source":[{"prefix":""}]}'})
     fz.call("events", "PutTargets", {"Rule": "all", "EventBusName": bus, "Targets": [
-        {"Id": str(i), "Arn": fx.arn("events", "event-bus/" + bus)} for i in range(3)]})
+        {"Id": str(i), "Arn": fz.fixtures.arn("events", "event-bus/" + bus)} for i in range(copies)]})
     fz.call("events", "PutEvents", {"Entries": [{"Source": "fuzz", "DetailType": "loop", "Detail": "{}", "EventBusName": bus}]},
             timeout=5)
     fz.settle(2.0, "the bus that targets itself")
-    fz.call("events", "RemoveTargets", {"Rule": "all", "EventBusName": bus, "Ids": ["0", "1", "2"], "Force": True})
+    fz.call("events", "RemoveTargets", {"Rule": "all", "EventBusName": bus, "Ids": [str(i) for i in range(copies)], "Force": True})
     fz.call("events", "DeleteRule", {"Name": "all", "EventBusName": bus, "Force": True})
     fz.call("events", "DeleteEventBus", {"Name": bus})
 
@@ -1268,7 +1302,7 @@ class Fuzzer:
         """Waits for background work; a host that dies meanwhile is a crash caused by the last steps."""
         deadline = time.time() + seconds
         while time.time() < deadline:
-            if not self.host.alive():
+            if not self.host.alive() or self.host.crashing():
                 self.current = f"(background work: {what}) after {self.recent[-1] if self.recent else '?'}"
                 self.host_died(f"(none: the host died while waiting for {what}) after {self.last_description}")
                 raise Abort()
@@ -1351,8 +1385,8 @@ class Fuzzer:
             if self.sent - last_check >= BATCH:
                 last_check = self.sent
                 self.health_check()
-        for name, function in sequence_list:  # a budget too small to spread them: run the rest now
-            self.run_sequence(name, function)
+        for sequence in sequence_list:  # a budget too small to spread them: run the rest now
+            self.run_sequence(*sequence)
         self.health_check()
         self.current = "(SIGTERM at the end)"
         if not self.host.stop(30):
@@ -1371,14 +1405,14 @@ class Fuzzer:
         except Abort:
             pass
 
-    def run_sequence(self, name, function):
+    def run_sequence(self, name, values, function):
         self.log(f"sequence: {name}")
-        try:
-            function(self)
-        except Abort:
-            pass
-        if self.host.alive():
-            self.health_check()
+        for value in values:
+            try:
+                function(self, value)
+            except Abort:
+                pass
+        self.health_check()
 
     # ---- the report
 

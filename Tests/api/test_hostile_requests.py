@@ -321,3 +321,64 @@ class ConnectionLimitTests(unittest.TestCase):
             self.assertTrue(connection.recv(4096).startswith(b"HTTP/1.1 200"))
         time.sleep(0.2)
         self.assertEqual(call(self.host.url, "GET", "/metrics")[0], 200)
+
+
+class ConcurrentFunctionChangeTests(unittest.TestCase):
+    """Changes to one function that race each other: once, 20 concurrent creates of one name got
+    11 to 20 answers of 201, and what a Get showed differed from what came back after a restart."""
+
+    def setUp(self):
+        self.directory = tempfile.mkdtemp(prefix="chute-races-")
+        self.config = write_config(self.directory, "functions: []\n")
+        self.data = os.path.join(self.directory, "data")
+        self.host = Host(self.config, self.data).start()
+        self.addCleanup(lambda: self.host.stop())
+
+    def race(self, requests):
+        """Sends (method, path, body) requests all at once; returns their (status, error type)."""
+        from concurrent.futures import ThreadPoolExecutor
+        barrier = __import__("threading").Barrier(len(requests))
+
+        def send(request):
+            barrier.wait()
+            status, headers, _ = call(self.host.url, *request, timeout=60)
+            return status, headers.get("x-amzn-ErrorType")
+        with ThreadPoolExecutor(len(requests)) as pool:
+            return list(pool.map(send, requests))
+
+    @staticmethod
+    def create_body(description):
+        from test_functions import LIBRARY, code_zip
+        return json.dumps({"FunctionName": "raced", "Runtime": "provided.al2023", "Role": "arn:aws:iam::000000000000:role/none",
+                           "Handler": "libfaults.so:chute_handle", "Description": description,
+                           "Code": {"ZipFile": base64.b64encode(code_zip([("libfaults.so", LIBRARY)])).decode()}}).encode()
+
+    def configuration(self):
+        status, _, body = call(self.host.url, "GET", "/2015-03-31/functions/raced/configuration")
+        self.assertEqual(status, 200, body)
+        shown = json.loads(body)
+        return {key: shown[key] for key in ("Description", "Timeout", "MemorySize", "Environment", "CodeSha256")}
+
+    def test_concurrent_creates_of_one_name_make_exactly_one_function(self):
+        answers = self.race([("POST", "/2015-03-31/functions", self.create_body(f"creator {i}")) for i in range(20)])
+        self.assertEqual(sum(status == 201 for status, _ in answers), 1, answers)
+        self.assertTrue(all(error == "ResourceConflictException" for status, error in answers if status != 201), answers)
+        before = self.configuration()
+        self.host.stop()
+        self.host = Host(self.config, self.data).start()
+        self.assertEqual(self.configuration(), before)
+
+    def test_concurrent_updates_each_apply_or_conflict_and_a_restart_brings_back_what_get_showed(self):
+        status, _, body = call(self.host.url, "POST", "/2015-03-31/functions", self.create_body("first"))
+        self.assertEqual(status, 201, body)
+        for round in range(3):
+            answers = self.race([("PUT", "/2015-03-31/functions/raced/configuration", json.dumps({
+                "Description": f"round {round} update {i}", "Timeout": 3 + i, "Environment": {"Variables": {"COUNT": str(i)}}}).encode())
+                for i in range(20)])
+            self.assertTrue(any(status == 200 for status, _ in answers), answers)
+            for status, error in answers:
+                self.assertIn((status, error), [(200, None), (409, "ResourceConflictException")])
+            before = self.configuration()
+            self.host.stop()
+            self.host = Host(self.config, self.data).start()
+            self.assertEqual(self.configuration(), before)

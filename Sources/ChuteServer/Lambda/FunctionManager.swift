@@ -5,10 +5,17 @@ import Crypto
 import Foundation
 import Logging
 
-/// Creates, changes and deletes functions through the API, one change at a time: the code is
-/// unpacked safely into the data directory, the definition and code are stored, and the function's
-/// pool is replaced. Functions created this way come back after a restart; functions declared in
-/// the configuration file are the file's, and API changes to them last until the host restarts.
+/// Creates, changes and deletes functions through the API: the code is unpacked safely into the
+/// data directory, the definition and code are stored, and the function's pool is replaced.
+/// Functions created this way come back after a restart; functions declared in the configuration
+/// file are the file's, and API changes to them last until the host restarts.
+///
+/// Every change to a function goes through here, one at a time per function: a change claims the
+/// name before its first await (`claim`), so two creates of one name cannot both pass the check,
+/// and a change that arrives while another is in progress gets Lambda's
+/// `ResourceConflictException` rather than interleaving with it. What a change stores and what
+/// the registry then serves are the same definition, so a Get after the last answered change
+/// shows what a restart brings back.
 actor FunctionManager {
     let registry: FunctionRegistry
     let store: any FunctionDefinitionStore
@@ -16,6 +23,8 @@ actor FunctionManager {
     let codeRoot: String
     let clock: @Sendable () -> Int64
     let logger: Logger
+    /// Functions with a change in progress.
+    private var changing: Set<String> = []
 
     init(registry: FunctionRegistry, store: any FunctionDefinitionStore, codeRoot: String, clock: @escaping @Sendable () -> Int64,
          logger: Logger) {
@@ -26,6 +35,34 @@ actor FunctionManager {
         self.logger = logger
     }
 
+    // MARK: One change at a time
+
+    static func updateInProgress(_ arn: String) -> ServiceError {
+        ServiceError(type: "ResourceConflictException",
+                     message: "The operation cannot be performed at this time. An update is in progress for resource: \(arn)", statusCode: 409)
+    }
+
+    private static func notFound(_ name: String) -> ServiceError {
+        ServiceError.resourceNotFound("Function not found: \(FunctionConfiguration(name: name, library: "").arn)")
+    }
+
+    /// Claims `name` for one change; synchronous, so no other change can pass in between.
+    private func claim(_ name: String) throws(ServiceError) {
+        guard changing.insert(name).inserted else {
+            throw Self.updateInProgress(FunctionConfiguration(name: name, library: "").arn)
+        }
+    }
+
+    /// Runs `change` on the function's current entry with the function claimed.
+    private func exclusively<T: Sendable>(_ name: String, _ change: (FunctionRegistry.Entry) async throws -> T) async throws -> T {
+        guard let entry = registry.entry(named: name) else { throw Self.notFound(name) }
+        try claim(name)
+        defer { changing.remove(name) }
+        return try await change(entry)
+    }
+
+    // MARK: Changes
+
     func create(name: String, definition: FunctionDefinition, zip: Data) async throws -> FunctionRegistry.Entry {
         if let problem = FunctionLimits.nameProblem(name) {
             throw ServiceError.validation(["Value '\(name)' at 'functionName' failed to satisfy constraint: \(problem)"])
@@ -33,6 +70,8 @@ actor FunctionManager {
         guard registry.entry(named: name) == nil else {
             throw ServiceError(type: "ResourceConflictException", message: "Function already exist: \(name)", statusCode: 409)
         }
+        try claim(name)
+        defer { changing.remove(name) }
         var definition = definition
         try definition.validate()
         do {
@@ -48,70 +87,99 @@ actor FunctionManager {
         }
     }
 
-    func updateConfiguration(_ entry: FunctionRegistry.Entry, _ change: (inout FunctionDefinition) -> Void) async throws -> FunctionRegistry.Entry {
-        let name = entry.configuration.name
-        guard var definition = entry.definition else {
-            // Declared in the configuration file: change what the file declared, until restart.
-            var probe = Self.definition(of: entry)
-            let before = probe
-            change(&probe)
-            guard probe.handler == before.handler else {
-                throw ServiceError.invalidParameter("\(name) is declared in the configuration file; change its handler there")
+    func updateConfiguration(_ name: String, _ change: @Sendable (inout FunctionDefinition) -> Void) async throws -> FunctionRegistry.Entry {
+        try await exclusively(name) { entry in
+            guard var definition = entry.definition else {
+                // Declared in the configuration file: change what the file declared, until restart.
+                var probe = Self.definition(of: entry)
+                let before = probe
+                change(&probe)
+                guard probe.handler == before.handler else {
+                    throw ServiceError.invalidParameter("\(name) is declared in the configuration file; change its handler there")
+                }
+                try probe.validate()
+                var configuration = entry.configuration
+                configuration.timeoutSeconds = Double(probe.timeoutSeconds)
+                configuration.memoryMB = probe.memoryMB
+                configuration.environment = probe.environment
+                let settings = ConfigurationFile.AsyncSettings(invokeConfig: entry.asyncSettings.invokeConfig, deadLetterTarget: probe.deadLetterTarget)
+                try await registry.add(configuration, asyncSettings: settings, reservedConcurrency: entry.reservedConcurrency, now: clock())
+                return try registered(name)
             }
-            try probe.validate()
-            var configuration = entry.configuration
-            configuration.timeoutSeconds = Double(probe.timeoutSeconds)
-            configuration.memoryMB = probe.memoryMB
-            configuration.environment = probe.environment
-            let settings = ConfigurationFile.AsyncSettings(invokeConfig: entry.asyncSettings.invokeConfig, deadLetterTarget: probe.deadLetterTarget)
-            try await registry.add(configuration, asyncSettings: settings, reservedConcurrency: entry.reservedConcurrency, now: clock())
-            return try registered(name)
-        }
-        change(&definition)
-        try definition.validate()
-        let configuration = try definition.configuration(name: name, codeDirectory: codeDirectory(name, definition))
-        let now = clock()
-        try await store.saveFunction(name: name, definition: try Self.encode(definition), code: nil, now: now)
-        return try await start(configuration, definition: definition, now: now)
-    }
-
-    func updateCode(_ entry: FunctionRegistry.Entry, zip: Data) async throws -> FunctionRegistry.Entry {
-        let name = entry.configuration.name
-        guard var definition = entry.definition else {
-            throw ServiceError.invalidParameter("\(name) is declared in the configuration file; its code is the library the file names")
-        }
-        let current = codeDirectory(name, definition)
-        let directory = try unpack(zip, for: name, into: &definition)
-        do {
-            let configuration = try definition.configuration(name: name, codeDirectory: directory)
+            change(&definition)
+            try definition.validate()
+            let configuration = try definition.configuration(name: name, codeDirectory: codeDirectory(name, definition))
             let now = clock()
-            try await store.saveFunction(name: name, definition: try Self.encode(definition), code: Array(zip), now: now)
-            let updated = try await start(configuration, definition: definition, now: now)
-            if current != directory { try? FileManager.default.removeItem(atPath: current) }
+            try await store.saveFunction(name: name, definition: try Self.encode(definition), code: nil, now: now)
+            return try await start(configuration, definition: definition, now: now)
+        }
+    }
+
+    func updateCode(_ name: String, zip: Data) async throws -> FunctionRegistry.Entry {
+        try await exclusively(name) { entry in
+            guard var definition = entry.definition else {
+                throw ServiceError.invalidParameter("\(name) is declared in the configuration file; its code is the library the file names")
+            }
+            let current = codeDirectory(name, definition)
+            let directory = try unpack(zip, for: name, into: &definition)
+            do {
+                let configuration = try definition.configuration(name: name, codeDirectory: directory)
+                let now = clock()
+                try await store.saveFunction(name: name, definition: try Self.encode(definition), code: Array(zip), now: now)
+                let updated = try await start(configuration, definition: definition, now: now)
+                if current != directory { try? FileManager.default.removeItem(atPath: current) }
+                return updated
+            } catch {
+                if current != directory { try? FileManager.default.removeItem(atPath: directory) }
+                throw error
+            }
+        }
+    }
+
+    func delete(_ name: String) async throws {
+        try await exclusively(name) { entry in
+            if entry.definition != nil {
+                try await store.deleteFunction(named: name)
+                try? FileManager.default.removeItem(atPath: codeRoot + "/" + name)
+            }
+            await registry.remove(name)
+        }
+    }
+
+    /// PutFunctionConcurrency (a value) and DeleteFunctionConcurrency (nil).
+    func setReservedConcurrency(_ name: String, _ value: Int?) async throws -> FunctionRegistry.Entry {
+        try await exclusively(name) { entry in
+            if let value, value > entry.configuration.concurrency {
+                throw ServiceError.invalidParameter(
+                    "Specified ReservedConcurrentExecutions for function exceeds its configured concurrency of \(entry.configuration.concurrency).")
+            }
+            try await save(entry, invokeConfig: entry.asyncSettings.invokeConfig, reservedConcurrency: value)
+            guard let updated = registry.setReservedConcurrency(name, value) else { throw Self.notFound(name) }
             return updated
-        } catch {
-            if current != directory { try? FileManager.default.removeItem(atPath: directory) }
-            throw error
         }
     }
 
-    func delete(_ entry: FunctionRegistry.Entry) async throws {
-        let name = entry.configuration.name
-        await registry.remove(name)
-        if entry.definition != nil {
-            try await store.deleteFunction(named: name)
-            try? FileManager.default.removeItem(atPath: codeRoot + "/" + name)
+    /// Put, Update and DeleteFunctionEventInvokeConfig: `change` gets the current config and
+    /// returns the new one (or throws why it is refused).
+    func changeInvokeConfig(_ name: String, _ change: @Sendable (EventInvokeConfig) throws -> EventInvokeConfig) async throws
+        -> FunctionRegistry.Entry {
+        try await exclusively(name) { entry in
+            let config = try change(entry.asyncSettings.invokeConfig)
+            try await save(entry, invokeConfig: config, reservedConcurrency: entry.reservedConcurrency)
+            guard let updated = registry.updateAsyncSettings(name, { $0.invokeConfig = config }, now: clock()) else { throw Self.notFound(name) }
+            return updated
         }
     }
 
-    /// Stores what the API changed on a created function (event invoke config, concurrency).
-    func persist(_ name: String) async throws {
-        guard let entry = registry.entry(named: name), var definition = entry.definition else { return }
-        definition.invokeConfig = entry.asyncSettings.invokeConfig
+    /// Stores what the API changed on a created function before the registry serves it; a
+    /// function the file declares keeps API changes in memory only.
+    private func save(_ entry: FunctionRegistry.Entry, invokeConfig: EventInvokeConfig, reservedConcurrency: Int?) async throws {
+        guard var definition = entry.definition else { return }
+        definition.invokeConfig = invokeConfig
         definition.deadLetterTarget = entry.asyncSettings.deadLetterTarget
-        definition.reservedConcurrency = entry.reservedConcurrency
-        registry.setDefinition(name, definition)
-        try await store.saveFunction(name: name, definition: try Self.encode(definition), code: nil, now: clock())
+        definition.reservedConcurrency = reservedConcurrency
+        try await store.saveFunction(name: entry.configuration.name, definition: try Self.encode(definition), code: nil, now: clock())
+        registry.setDefinition(entry.configuration.name, definition)
     }
 
     /// Starts the functions stored by earlier runs, except those the configuration file declares.
@@ -135,7 +203,7 @@ actor FunctionManager {
         let stored = try await store.storedFunctions(withCode: false)
         let storedNames = Set(stored.map(\.name))
         var toStart: Set<String> = []
-        for function in stored where !declared.contains(function.name) {
+        for function in stored where !declared.contains(function.name) && !changing.contains(function.name) {
             guard let entry = registry.entry(named: function.name) else {
                 logger.info("starting \(function.name), created on another host", metadata: ["function": "\(function.name)"])
                 toStart.insert(function.name)
@@ -147,12 +215,20 @@ actor FunctionManager {
             logger.info("restarting \(function.name), changed on another host", metadata: ["function": "\(function.name)"])
             toStart.insert(function.name)
         }
+        // Each function is claimed like any change, so a local change in progress is never overwritten.
         if !toStart.isEmpty {
-            for function in try await store.storedFunctions(withCode: true) where toStart.contains(function.name) { await start(function) }
+            for function in try await store.storedFunctions(withCode: true) where toStart.contains(function.name) {
+                guard changing.insert(function.name).inserted else { continue }
+                await start(function)
+                changing.remove(function.name)
+            }
         }
         for entry in registry.all where entry.definition != nil && !storedNames.contains(entry.configuration.name) {
-            logger.info("removing \(entry.configuration.name), deleted on another host", metadata: ["function": "\(entry.configuration.name)"])
-            await registry.remove(entry.configuration.name)
+            let name = entry.configuration.name
+            guard changing.insert(name).inserted else { continue }
+            logger.info("removing \(name), deleted on another host", metadata: ["function": "\(name)"])
+            await registry.remove(name)
+            changing.remove(name)
         }
     }
 

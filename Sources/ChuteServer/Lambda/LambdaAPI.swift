@@ -44,9 +44,7 @@ struct LambdaAPI: RESTJSONResponder, Sendable {
         }
         router.delete("/2017-10-31/functions/:name/concurrency") { _, context in
             await respond {
-                let name = try entry(context).entry.configuration.name
-                registry.setReservedConcurrency(name, nil)
-                try await manager.persist(name)
+                _ = try await manager.setReservedConcurrency(try entry(context).entry.configuration.name, nil)
                 return AWSResponse.bytes([], status: .noContent)
             }
         }
@@ -64,9 +62,7 @@ struct LambdaAPI: RESTJSONResponder, Sendable {
         }
         router.delete("/2019-09-25/functions/:name/event-invoke-config") { _, context in
             await respond {
-                let name = try entry(context).entry.configuration.name
-                _ = registry.updateAsyncSettings(name, { $0.invokeConfig = EventInvokeConfig() }, now: clock())
-                try await manager.persist(name)
+                _ = try await manager.changeInvokeConfig(try entry(context).entry.configuration.name) { _ in EventInvokeConfig() }
                 return AWSResponse.bytes([], status: .noContent)
             }
         }
@@ -206,12 +202,7 @@ struct LambdaAPI: RESTJSONResponder, Sendable {
                 "Value '\(value)' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0",
             ])
         }
-        guard value <= entry.configuration.concurrency else {
-            throw ServiceError.invalidParameter(
-                "Specified ReservedConcurrentExecutions for function exceeds its configured concurrency of \(entry.configuration.concurrency).")
-        }
-        registry.setReservedConcurrency(entry.configuration.name, value)
-        try await manager.persist(entry.configuration.name)
+        _ = try await manager.setReservedConcurrency(entry.configuration.name, value)
         return AWSResponse.json(["ReservedConcurrentExecutions": value])
     }
 
@@ -226,21 +217,21 @@ struct LambdaAPI: RESTJSONResponder, Sendable {
         } catch {
             throw ServiceError.invalidParameter("The request body is not a valid event invoke config: \(error)")
         }
-        var config = merge ? (registry.entry(named: name)?.asyncSettings.invokeConfig ?? EventInvokeConfig()) : EventInvokeConfig()
-        if let value = input.MaximumRetryAttempts { config.maximumRetryAttempts = value }
-        if let value = input.MaximumEventAgeInSeconds { config.maximumEventAgeSeconds = value }
-        if let destinations = input.DestinationConfig {
-            if let onSuccess = destinations.OnSuccess { config.onSuccess = onSuccess.Destination }
-            if let onFailure = destinations.OnFailure { config.onFailure = onFailure.Destination }
+        let updated = try await manager.changeInvokeConfig(name) { current in
+            // Update merges into the current config; Put replaces it.
+            var config = merge ? current : EventInvokeConfig()
+            if let value = input.MaximumRetryAttempts { config.maximumRetryAttempts = value }
+            if let value = input.MaximumEventAgeInSeconds { config.maximumEventAgeSeconds = value }
+            if let destinations = input.DestinationConfig {
+                if let onSuccess = destinations.OnSuccess { config.onSuccess = onSuccess.Destination }
+                if let onFailure = destinations.OnFailure { config.onFailure = onFailure.Destination }
+            }
+            try config.validate()
+            for arn in [config.onSuccess, config.onFailure].compactMap({ $0 }) {
+                if case .failure(let error) = Destination.parse(arn) { throw error }
+            }
+            return config
         }
-        try config.validate()
-        for arn in [config.onSuccess, config.onFailure].compactMap({ $0 }) {
-            if case .failure(let error) = Destination.parse(arn) { throw error }
-        }
-        guard let updated = registry.updateAsyncSettings(name, { $0.invokeConfig = config }, now: clock()) else {
-            throw ServiceError.resourceNotFound("Function not found: \(name)")
-        }
-        try await manager.persist(name)
         return AWSResponse.json(invokeConfigJSON(updated))
     }
 

@@ -22,7 +22,7 @@ extension LambdaAPI {
         }
         router.delete("/2015-03-31/functions/:name") { _, context in
             await respond {
-                try await manager.delete(try entry(context).entry)
+                try await manager.delete(try entry(context).entry.configuration.name)
                 return AWSResponse.bytes([], status: .noContent)
             }
         }
@@ -48,9 +48,9 @@ extension LambdaAPI {
     }
 
     private func updateFunctionConfiguration(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let entry = try entry(context).entry
+        let name = try entry(context).entry.configuration.name
         let input = try await decode(UpdateFunctionConfigurationInput.self, request)
-        let updated = try await manager.updateConfiguration(entry) { definition in
+        let updated = try await manager.updateConfiguration(name) { definition in
             if let value = input.Handler { definition.handler = value }
             if let value = input.Runtime { definition.runtime = value }
             if let value = input.Role { definition.role = value }
@@ -65,9 +65,9 @@ extension LambdaAPI {
     }
 
     private func updateFunctionCode(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let entry = try entry(context).entry
+        let name = try entry(context).entry.configuration.name
         let input = try await decode(FunctionCodeInput.self, request)
-        let updated = try await manager.updateCode(entry, zip: try Self.zipFile(input))
+        let updated = try await manager.updateCode(name, zip: try Self.zipFile(input))
         return AWSResponse.json(configurationJSON(updated))
     }
 
