@@ -347,8 +347,44 @@ public final class AsyncDispatcher: Sendable {
         }
     }
 
+    /// How long a settle that failed to commit (a full disk, a lost connection) waits before each
+    /// retry; after the last one the events' leases are given back, so they run again within
+    /// seconds on this host or another rather than when the leases expire (16 minutes alone).
+    static let settleRetryDelays: [Duration] = [.milliseconds(100), .milliseconds(300), .seconds(1), .seconds(2), .seconds(3)]
+
     private func settle(_ settlements: [Settlement], now: Int64) async {
         guard !settlements.isEmpty else { return }
+        for delay in Self.settleRetryDelays {
+            if await settleOnce(settlements, now: now) { return }
+            do {
+                try await Task.sleep(for: delay)
+            } catch {
+                return  // shutting down: the leases still hold the events, and a restart releases them
+            }
+        }
+        if await settleOnce(settlements, now: now) { return }
+        await releaseUnsettled(settlements.map(\.event.requestID))
+    }
+
+    /// Gives back the leases of events whose results could not be stored, retrying until the
+    /// store takes it or the host stops: they run again (same request ids, at-least-once).
+    private func releaseUnsettled(_ requestIDs: [String]) async {
+        while !Task.isCancelled {
+            do {
+                try await store.release(requestIDs, owner: owner)
+                claimWanted.store(true, ordering: .releasing)
+                logger.warning("released \(requestIDs.count) events whose results could not be stored; they run again",
+                               metadata: ["requestIds": "\(requestIDs.joined(separator: ","))"])
+                return
+            } catch {
+                logger.error("cannot release events whose results could not be stored; trying again", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(2))
+            }
+        }
+    }
+
+    /// One attempt to store the results; false when the store refused (the caller retries).
+    private func settleOnce(_ settlements: [Settlement], now: Int64) async -> Bool {
         do {
             let report = try await store.settle(settlements, now: now)
             counters.withLock { $0.eventsSettled += settlements.count }
@@ -370,11 +406,12 @@ public final class AsyncDispatcher: Sendable {
                 logger.warning("a record could not be delivered and is kept for redelivery", metadata: [
                     "requestId": "\(failure.requestID)", "function": "\(failure.functionName)", "queue": "\(failure.queue)"])
             }
+            return true
         } catch {
-            // The leases still hold the events: they run again once the leases expire (at-least-once).
             counters.withLock { $0.settleFailures += settlements.count }
-            logger.error("cannot settle \(settlements.count) events; they run again when their leases expire", metadata: [
+            logger.error("cannot store the results of \(settlements.count) events; trying again", metadata: [
                 "requestIds": "\(settlements.map(\.event.requestID).joined(separator: ","))", "error": "\(error)"])
+            return false
         }
     }
 }

@@ -382,3 +382,45 @@ class ConcurrentFunctionChangeTests(unittest.TestCase):
             self.host.stop()
             self.host = Host(self.config, self.data).start()
             self.assertEqual(self.configuration(), before)
+
+
+@unittest.skipUnless(os.geteuid() == 0, "mounting a small tmpfs needs root")
+class FullDiskTests(unittest.TestCase):
+    """Results that fail to commit because the disk is full are stored again within seconds once
+    there is room, not after the 16-minute lease of a single host."""
+
+    def setUp(self):
+        directory = tempfile.mkdtemp(prefix="chute-full-")
+        self.data = os.path.join(directory, "data")
+        os.makedirs(self.data)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", self.data], check=True)
+        self.addCleanup(lambda: subprocess.run(["umount", "-l", self.data], check=False))
+        config = write_config(directory, "queues: [done]\nfunctions:\n  - name: faults\n    library: FAULTS\n"
+                                         "    async: {onSuccess: done}\n")
+        self.host = Host(config, self.data).start()
+        self.addCleanup(self.host.stop)
+
+    def test_a_settle_that_failed_on_a_full_disk_commits_once_there_is_room(self):
+        lam, sqs = self.host.client("lambda"), self.host.client("sqs")
+        # A large payload, so the success record needs fresh pages in the store's log.
+        payload = json.dumps({"action": "sleep", "ms": 1500, "pad": "x" * 600_000}).encode()
+        accepted = lam.invoke(FunctionName="faults", InvocationType="Event", Payload=payload)
+        self.assertEqual(accepted["StatusCode"], 202)
+        filler = os.path.join(self.data, "filler")
+        descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT)  # the disk fills while the attempt runs
+        try:
+            while os.write(descriptor, b"\0" * 65536) > 0:
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(descriptor)
+        time.sleep(4)  # the attempt ends and its settle fails
+        os.remove(filler)
+        url = sqs.get_queue_url(QueueName="done")["QueueUrl"]
+        deadline = time.time() + 20
+        records = []
+        while not records and time.time() < deadline:
+            records = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+        self.assertEqual(len(records), 1, "the success record never arrived")
+        self.assertEqual(json.loads(records[0]["Body"])["requestContext"]["condition"], "Success")
