@@ -1159,12 +1159,16 @@ class Fuzzer:
 
     # ---- failures
 
-    def fail(self, kind, signature, request_text, notes=()):
-        key = (kind, signature)
+    def fail(self, kind, signature, request_text, notes=(), key=None):
+        """Records a failure; one finding per kind and key (the signature unless given)."""
+        key = (kind, key or signature)
         name = self.current or "?"
         if key in self.findings:
-            self.findings[key].hits.append(name)
-            return self.findings[key]
+            finding = self.findings[key]
+            finding.hits.append(name)
+            if signature != finding.signature and f"also: {signature}" not in finding.notes:
+                finding.notes.append(f"also: {signature}")
+            return finding
         finding = Finding(kind, signature, name, request_text, self.host.excerpt(), notes=list(notes), recent=self.recent[-6:-1])
         self.findings[key] = finding
         self.log(f"FAILURE {kind}: {signature} <- {name}")
@@ -1223,7 +1227,8 @@ class Fuzzer:
             finding = self.fail("memory", f"resident memory passed {MAX_RSS_MB} MB ({self.host.rss_exceeded} MB)", request_text)
             return self.recover(finding, fresh=True)
         reason, frame = self.host.crash_signature()
-        finding = self.fail("crash", reason + (f" at {frame}" if frame else ""), request_text)
+        # One finding per place in the code (the same conversion traps with "greater than" and "less than").
+        finding = self.fail("crash", reason + (f" at {frame}" if frame else ""), request_text, key=frame)
         self.recover(finding)
 
     def refresh_fixtures(self):

@@ -193,34 +193,78 @@ enum PatternMatcher: Sendable, Hashable {
 
 /// A `wildcard` operand: `*` stands for any run of characters, `\*` for a star and `\\` for a
 /// backslash.
+///
+/// Matching is linear in the value: the first and last pieces anchor the ends, and each middle
+/// piece is found at its leftmost place after the previous one (leftmost is always right for
+/// stars, which match anything) with Knuth-Morris-Pratt, so a long value with near-misses costs
+/// no more than a scan. A naive search once took 1.9 s of CPU for one 900 KB value.
 struct WildcardPattern: Sendable, Hashable {
     /// The literal pieces between stars.
     let pieces: [[UInt8]]
+    /// For each piece, its KMP failure table.
+    private let failures: [[Int]]
 
-    init(pieces: [[UInt8]]) { self.pieces = pieces }
+    init(pieces: [[UInt8]]) {
+        self.pieces = pieces
+        failures = pieces.map(Self.failureTable)
+    }
+
+    static func == (lhs: Self, rhs: Self) -> Bool { lhs.pieces == rhs.pieces }
+    func hash(into hasher: inout Hasher) { hasher.combine(pieces) }
 
     func matches(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
-        guard pieces.count > 1 else { return bytes == pieces[0] }
+        var text = text
+        return text.withUTF8 { bytes in matches(bytes) }
+    }
+
+    func matches(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard pieces.count > 1 else { return bytes.elementsEqual(pieces[0]) }
         let first = pieces[0], last = pieces[pieces.count - 1]
-        guard bytes.count >= first.count + last.count, bytes.starts(with: first), bytes.reversed().starts(with: last.reversed()) else {
+        guard bytes.count >= first.count + last.count, bytes.starts(with: first),
+              bytes[(bytes.count - last.count)...].elementsEqual(last) else {
             return false
         }
         // Middle pieces, leftmost first, between the prefix and the suffix.
         var position = first.count
         let end = bytes.count - last.count
-        for piece in pieces.dropFirst().dropLast() where !piece.isEmpty {
-            guard let found = Self.find(piece, in: bytes, from: position, before: end) else { return false }
-            position = found + piece.count
+        for index in 1..<(pieces.count - 1) where !pieces[index].isEmpty {
+            guard let found = find(index, in: bytes, from: position, before: end) else { return false }
+            position = found + pieces[index].count
         }
         return true
     }
 
-    private static func find(_ piece: [UInt8], in bytes: [UInt8], from start: Int, before end: Int) -> Int? {
+    /// Where piece `index` first occurs in `bytes[start..<end]`, by Knuth-Morris-Pratt.
+    private func find(_ index: Int, in bytes: UnsafeBufferPointer<UInt8>, from start: Int, before end: Int) -> Int? {
+        let piece = pieces[index], failure = failures[index]
         guard end - start >= piece.count else { return nil }
-        for index in start...(end - piece.count) where bytes[index] == piece[0] && Array(bytes[index..<index + piece.count]) == piece {
-            return index
+        var matched = 0
+        var position = start
+        while position < end {
+            while matched > 0, bytes[position] != piece[matched] { matched = failure[matched - 1] }
+            if bytes[position] == piece[matched] { matched += 1 }
+            if matched == piece.count { return position - piece.count + 1 }
+            position += 1
         }
         return nil
+    }
+
+    /// `table[i]`: the length of the longest proper prefix of `piece[0...i]` that is also its suffix.
+    private static func failureTable(_ piece: [UInt8]) -> [Int] {
+        var table = [Int](repeating: 0, count: piece.count)
+        var length = 0
+        var index = 1
+        while index < piece.count {
+            if piece[index] == piece[length] {
+                length += 1
+                table[index] = length
+                index += 1
+            } else if length > 0 {
+                length = table[length - 1]
+            } else {
+                index += 1
+            }
+        }
+        return table
     }
 }
