@@ -34,6 +34,9 @@ let package = Package(
         .library(name: "BatchProbe", type: .dynamic, targets: ["BatchProbe"]),
         // Measures call, invocation and crash-replacement costs (BENCHMARKS.md).
         .executable(name: "chute-bench", targets: ["chute-bench"]),
+        // libFuzzer targets for every reader of untrusted input (scripts/fuzz.sh); built plainly, it
+        // replays the corpus in Fuzz/corpus.
+        .executable(name: "chute-fuzz", targets: ["chute-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -137,6 +140,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSwift),
+
+        .executableTarget(
+            name: "chute-fuzz", dependencies: ["ChuteCore", "ChuteHost", "ChuteWorkers"], path: "Fuzz", exclude: ["corpus"],
             swiftSettings: strictSwift),
 
         // MARK: Handler libraries

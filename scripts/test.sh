@@ -17,6 +17,11 @@ echo "PostgreSQL test cluster: $CHUTE_TEST_POSTGRES_URL"
 
 swift test --skip-build "$@"
 
+# Inputs the fuzzers once crashed on stay regression tests; then a bounded libFuzzer run over every
+# reader of untrusted input (20 s a target; its instrumented build is in .build-fuzz).
+.build/debug/chute-fuzz replay Fuzz/corpus
+bash scripts/fuzz.sh 20
+
 # `chute serve` through boto3 and the aws CLI: Lambda and SQS APIs, async records, SIGKILL durability.
 python3 -m unittest discover -s Tests/api -v
 

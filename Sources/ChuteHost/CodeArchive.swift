@@ -21,9 +21,18 @@ public enum CodeArchive {
         guard zip.count <= limits.zippedBytes else {
             throw CodeArchiveError("the zip is \(zip.count) bytes; the limit is \(limits.zippedBytes) bytes")
         }
+        // Read from a file, not from memory: ZIPFoundation's in-memory archive traps on a zip whose
+        // offsets point past its end (a fuzzer found one); its file reader reads such offsets as
+        // the end of the file.
+        let copy = directory + ".zip"
+        try? FileManager.default.createDirectory(atPath: (directory as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: copy, contents: zip) else {
+            throw CodeArchiveError("cannot write the zip to \(copy)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: copy) }
         let archive: Archive
         do {
-            archive = try Archive(data: zip, accessMode: .read)
+            archive = try Archive(url: URL(fileURLWithPath: copy), accessMode: .read)
         } catch {
             throw CodeArchiveError("Could not unzip uploaded file. Please check your file, then try to upload again. (\(error))")
         }

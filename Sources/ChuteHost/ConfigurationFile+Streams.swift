@@ -32,7 +32,7 @@ extension ConfigurationFile {
             }
             let before = problems.count
             let name = fields["name"]?.string ?? ""
-            if !(1...128).contains(name.count) || !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_.-".contains($0)) }) {
+            if !StreamName.isValid(name) {
                 problems.append("\(at(item)): \(path).name: '\(name)' must be 1-128 letters, digits and _ . -")
             }
             let shards = fields["shards"].map { $0.int ?? 0 } ?? 1

@@ -18,16 +18,19 @@ restarted (first on the same data directory, to see whether the damage is stored
 one) and fuzzing goes on, so one run reports every distinct failure, each with the exact request
 and the host's log.
 
-Everything random comes from one seeded generator, so a run is reproducible. Run it:
+Everything random comes from one seeded generator, so a run is reproducible. The run stops at a
+request budget or a time budget, whichever comes first (failures cost time: a crashed host prints
+its backtrace and is restarted). Run it:
 
-    python3 -m unittest Tests/api/test_api_fuzz.py -v            # the CI budget (a few minutes)
-    CHUTE_FUZZ_REQUESTS=20000 CHUTE_FUZZ_SEED=5 python3 -m unittest Tests/api/test_api_fuzz.py
-    python3 Tests/api/apifuzz.py --requests 20000 --seed 5 --skip 'ListStreams Limit' --report out.json
+    python3 -m unittest discover -s Tests/api -p test_api_fuzz.py -v      # the CI budget
+    CHUTE_FUZZ_REQUESTS=50000 CHUTE_FUZZ_SECONDS=1200 CHUTE_FUZZ_SEED=5 python3 -m unittest discover -s Tests/api -p test_api_fuzz.py
+    python3 Tests/api/apifuzz.py --requests 50000 --seconds 1200 --seed 5 --skip 'ListStreams Limit=-' --report out.json
 
-Options (flags here, or environment variables in the unit test): the request budget
-(CHUTE_FUZZ_REQUESTS), the seed (CHUTE_FUZZ_SEED), regular expressions of case labels to skip while
-exploring past a known failure (CHUTE_FUZZ_SKIP, comma-separated; a label looks like
-`kinesis.ListStreams Limit=-1`), operations to keep (CHUTE_FUZZ_ONLY, a regular expression), the
+Options (flags of apifuzz.py, or environment variables of the unit test): the budgets
+(CHUTE_FUZZ_REQUESTS, CHUTE_FUZZ_SECONDS), the seed (CHUTE_FUZZ_SEED), regular expressions of case
+labels to skip while exploring past a known failure (CHUTE_FUZZ_SKIP, comma-separated; labels look
+like `kinesis.ListStreams Limit=-1` and are printed with each failure), operations and sequences to
+keep (CHUTE_FUZZ_ONLY, a regular expression over `service.Operation` and the sequences' names), the
 directory holding chute, chute-worker and libChuteFaults.so (CHUTE_FUZZ_BIN, .build/debug by
 default) and a JSON report file (CHUTE_FUZZ_REPORT).
 """
@@ -61,7 +64,8 @@ SERVICES = ("lambda", "sqs", "sns", "events", "kinesis")
 ACCOUNT, REGION = "000000000000", "us-east-1"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/fuzz"
 
-DEFAULT_REQUESTS = 3000      # the CI budget
+DEFAULT_REQUESTS = 10000     # the CI budget: about 90 s when nothing fails
+DEFAULT_SECONDS = 180        # and the time budget, which binds when failures make restarts (about 8 s each)
 DEFAULT_SEED = 17
 BATCH = 50                   # requests between health checks
 REQUEST_TIMEOUT = 10         # seconds; longer means the host is wedged
@@ -102,7 +106,7 @@ NUMBERS = [-1, 0, -2 ** 31 - 1, 2 ** 31, 2 ** 53 + 1, 2 ** 63 - 1, 2 ** 63, 2 **
            -0.0, Raw("1e400"), Raw("-1e400")]
 TIMESTAMPS = [-1, 0, 1e300, -1e300, 10_000_000_000_000_000, 2 ** 63, 2 ** 64, 1.7e12, 1e-300, Raw("1e400"), Raw("-1e400"),
               "2024-01-01T00:00:00Z", "yesterday", ""]
-WEIRD_SEQUENCE_NUMBERS = ["18446744073709551615", "18446744073709551616", "0", "-1", "9" * 60, str(2 ** 128 - 1),
+WEIRD_SEQUENCE_NUMBERS = ["18446744073709551615", "18446744073709551616", "0", "-1", "9" * 60, str(2 ** 128 - 1), str(2 ** 128),
                           "49590338271490256608559692538361571095921575989136588898", "1e300", "abc", ""]
 ENDPOINTS = ["http://127.0.0.1:1/", "http://", "http://[::1", "http://127.0.0.1:99999/x", "https://", "file:///etc/passwd",
              "ftp://x", "arn:aws:sqs:us-east-1:000000000000:", "arn:aws:lambda:us-east-1:000000000000:function:", "arn:" + "x" * 5000,
@@ -192,7 +196,9 @@ class Fixtures:
     change them), with values read back from the host: a receipt handle, a sequence number, a
     shard iterator, a subscription ARN and a mapping UUID."""
 
-    QUEUE, DLQ, TOPIC, BUS, RULE, STREAM, FUNCTION = "fuzz-queue", "fuzz-dlq", "fuzz-topic", "fuzz-bus", "fuzz-rule", "fuzz-stream", "faults"
+    QUEUE, DLQ, TOPIC, BUS, RULE, STREAM = "fuzz-queue", "fuzz-dlq", "fuzz-topic", "fuzz-bus", "fuzz-rule", "fuzz-stream"
+    FUNCTION = "faults"  # declared in the configuration file: Invoke calls it
+    API_FUNCTION = "fuzz-fn"  # created through the API: the function operations change it (a declared one's code is the file's)
     MAPPED_STREAM = "fuzz-mapped"  # the stream new mappings read (fuzz-stream has the fixture's mapping)
 
     def __init__(self, zip_bytes):
@@ -272,11 +278,12 @@ class Fixtures:
         if iterator:
             self.iterator = iterator["ShardIterator"]
 
-        if self.check(lam.get_function, FunctionName=self.FUNCTION) is None:
-            self.check(lam.create_function, FunctionName=self.FUNCTION, Runtime="provided.al2023", Role=ROLE,
-                       Handler="libfaults.so:chute_handle", Code={"ZipFile": self.zip}, Timeout=3)
-        self.check(lam.delete_function_concurrency, FunctionName=self.FUNCTION)
-        self.check(lam.delete_function_event_invoke_config, FunctionName=self.FUNCTION)
+        for name in (self.FUNCTION, self.API_FUNCTION):
+            if self.check(lam.get_function, FunctionName=name) is None:
+                self.check(lam.create_function, FunctionName=name, Runtime="provided.al2023", Role=ROLE,
+                           Handler="libfaults.so:chute_handle", Code={"ZipFile": self.zip}, Timeout=3)
+            self.check(lam.delete_function_concurrency, FunctionName=name)
+            self.check(lam.delete_function_event_invoke_config, FunctionName=name)
         # Keep one mapping on the stream: fuzzed creates would otherwise pile up shard workers.
         mappings = (self.check(lam.list_event_source_mappings) or {}).get("EventSourceMappings", [])
         keep = next((m["UUID"] for m in mappings if m.get("EventSourceArn") == self.arn("kinesis", "stream/" + self.STREAM)
@@ -309,14 +316,17 @@ class Fixtures:
 
 def known_values(fx):
     """Valid-looking values by service, looked up as `Operation.Member`, then `shape:ShapeName`, then
-    `Member`. Optional members listed here are part of the valid-looking request."""
+    `Member`. Optional members listed here are part of the valid-looking request. Creates make
+    `fuzz-created` and deletes remove it, not the fixtures the other requests need."""
     queue_arn, dlq_arn = fx.arn("sqs", fx.QUEUE), fx.arn("sqs", fx.DLQ)
+    created, no_uuid = "fuzz-created", "00000000-0000-0000-0000-000000000000"
     stream_arn = fx.arn("kinesis", "stream/" + fx.STREAM)
     event = {"id": "1", "source": "fuzz", "detail-type": "t", "account": ACCOUNT, "region": REGION,
              "time": "2024-01-01T00:00:00Z", "resources": [], "detail": {"n": 1}}
     return {
         "lambda": {
-            "FunctionName": fx.FUNCTION, "CreateFunction.FunctionName": "fuzz-created", "Payload": b'{"action":"echo"}',
+            "FunctionName": fx.API_FUNCTION, "Invoke.FunctionName": fx.FUNCTION, "CreateFunction.FunctionName": created, "DeleteFunction.FunctionName": created,
+            "DeleteEventSourceMapping.UUID": no_uuid, "Payload": b'{"action":"echo"}',
             "InvocationType": "RequestResponse", "LogType": "Tail", "Runtime": "provided.al2023", "Role": ROLE,
             "Handler": "libfaults.so:chute_handle", "Code": {"ZipFile": fx.zip}, "ZipFile": fx.zip, "Timeout": 3,
             "MemorySize": 128, "Description": "fuzz", "Environment": {"Variables": {"FUZZ": "1"}},
@@ -327,13 +337,15 @@ def known_values(fx):
             "Enabled": True, "MaximumBatchingWindowInSeconds": 0, "ListEventSourceMappings.EventSourceArn": stream_arn,
         },
         "sqs": {
-            "QueueUrl": fx.queue_url(), "QueueName": fx.QUEUE, "CreateQueue.QueueName": "fuzz-created", "MessageBody": "hello",
+            "QueueUrl": fx.queue_url(), "QueueName": fx.QUEUE, "CreateQueue.QueueName": created,
+            "DeleteQueue.QueueUrl": fx.queue_url(created), "MessageBody": "hello",
             "ReceiptHandle": fx.receipt, "VisibilityTimeout": 5, "Id": "1", "MaxNumberOfMessages": 1, "WaitTimeSeconds": 0,
             "Attributes": {"VisibilityTimeout": "30"}, "AttributeNames": ["All"], "MessageAttributeNames": ["All"],
             "DelaySeconds": 0, "MessageAttributes": {"a": {"DataType": "String", "StringValue": "v"}},
         },
         "sns": {
-            "TopicArn": fx.arn("sns", fx.TOPIC), "Name": fx.TOPIC, "CreateTopic.Name": "fuzz-created", "Protocol": "sqs",
+            "TopicArn": fx.arn("sns", fx.TOPIC), "Name": fx.TOPIC, "CreateTopic.Name": created, "Protocol": "sqs",
+            "DeleteTopic.TopicArn": fx.arn("sns", created), "Unsubscribe.SubscriptionArn": fx.arn("sns", f"{fx.TOPIC}:{no_uuid}"),
             "Endpoint": queue_arn, "SubscriptionArn": fx.subscription, "AttributeName": "FilterPolicy",
             "AttributeValue": '{"n":[{"numeric":[">",0]}]}', "Message": "hello", "Subject": "fuzz", "Id": "1",
             "MessageAttributes": {"n": {"DataType": "Number", "StringValue": "1"}},
@@ -341,12 +353,12 @@ def known_values(fx):
         },
         "events": {
             "shape:EventBusName": fx.BUS, "shape:EventBusNameOrArn": fx.BUS, "shape:NonPartnerEventBusNameOrArn": fx.BUS,
-            "shape:RuleName": fx.RULE, "CreateEventBus.Name": "fuzz-created", "EventPattern": '{"source":["fuzz"]}',
+            "shape:RuleName": fx.RULE, "CreateEventBus.Name": created, "DeleteEventBus.Name": created, "DeleteRule.Name": created, "EventPattern": '{"source":["fuzz"]}',
             "State": "ENABLED", "Targets": [{"Id": "fuzz-target", "Arn": queue_arn}], "Ids": ["fuzz-target"],
             "Source": "fuzz", "DetailType": "fuzz", "Detail": '{"n":1}', "Time": time.time(), "Event": json.dumps(event),
         },
         "kinesis": {
-            "StreamName": fx.STREAM, "CreateStream.StreamName": "fuzz-created", "ShardCount": 1,
+            "StreamName": fx.STREAM, "CreateStream.StreamName": created, "DeleteStream.StreamName": created, "ShardCount": 1,
             "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON", "StartingSequenceNumber": fx.sequence,
             "ShardIterator": fx.iterator, "Limit": 10, "PartitionKey": "pk", "Data": b"hello",
         },
@@ -760,6 +772,8 @@ def sequences():
         ("lambda: an odd function configuration, then an invoke",
          [{"Timeout": 2 ** 63}, {"MemorySize": -1}, {"Timeout": 1e300}, {"Environment": {"Variables": {"A": "\u0000"}}},
           {"ReservedConcurrentExecutions": 2 ** 31}], seq_function_configuration),
+        ("deliveries to odd HTTP endpoints (targets, subscriptions, destinations)", HTTP_ENDPOINTS, seq_http_endpoint),
+        ("events: wildcard patterns against long values", [1000, 100_000, 900_000], seq_wildcard),
         ("events: a bus whose rule targets the bus itself", [3], seq_bus_loop),
     ]
 
@@ -887,10 +901,41 @@ def seq_async_settings(fz, settings):
 def seq_function_configuration(fz, settings):
     fx = fz.fixtures
     if "ReservedConcurrentExecutions" in settings:
-        fz.call("lambda", "PutFunctionConcurrency", {"FunctionName": fx.FUNCTION, **settings})
+        fz.call("lambda", "PutFunctionConcurrency", {"FunctionName": fx.API_FUNCTION, **settings})
     else:
-        fz.call("lambda", "UpdateFunctionConfiguration", {"FunctionName": fx.FUNCTION, **settings})
-    fz.call("lambda", "Invoke", {"FunctionName": fx.FUNCTION, "Payload": b'{"action":"echo"}'})
+        fz.call("lambda", "UpdateFunctionConfiguration", {"FunctionName": fx.API_FUNCTION, **settings})
+    fz.call("lambda", "Invoke", {"FunctionName": fx.API_FUNCTION, "Payload": b'{"action":"echo"}'})
+
+
+HTTP_ENDPOINTS = ["http://127.0.0.1:1/", "http://[::1", "http://127.0.0.1:99999/x", "http://", "https://", "http://a b/",
+                  "http://127.0.0.1:1/" + "p" * 70 * KB, "http://ünï.invalid/", "http://127.0.0.1:1/%ZZ", "http://user:pass@127.0.0.1:1/"]
+
+
+def seq_http_endpoint(fz, url):
+    """An HTTP endpoint as an EventBridge target (a Chute extension), an SNS subscription and an
+    async destination, then something to deliver to it."""
+    fx = fz.fixtures
+    fz.call("events", "PutTargets", {"Rule": fx.RULE, "EventBusName": fx.BUS, "Targets": [{"Id": "fuzz-http", "Arn": url}]})
+    fz.call("events", "PutEvents", {"Entries": [{"Source": "fuzz", "DetailType": "t", "Detail": "{}", "EventBusName": fx.BUS}]})
+    response = fz.call("sns", "Subscribe", {"TopicArn": fx.arn("sns", fx.TOPIC), "Protocol": url.split(":")[0] or "http", "Endpoint": url,
+                                            "ReturnSubscriptionArn": True})
+    fz.call("sns", "Publish", {"TopicArn": fx.arn("sns", fx.TOPIC), "Message": "to " + url[:40]})
+    fz.call("lambda", "PutFunctionEventInvokeConfig", {"FunctionName": fx.FUNCTION, "DestinationConfig": {"OnSuccess": {"Destination": url}}})
+    fz.call("lambda", "Invoke", {"FunctionName": fx.FUNCTION, "InvocationType": "Event", "Payload": b"{}"})
+    fz.settle(0.5, f"deliveries to {short(url)}")
+    fz.call("events", "RemoveTargets", {"Rule": fx.RULE, "EventBusName": fx.BUS, "Ids": ["fuzz-http"]})
+    subscription = re.search(rb"<SubscriptionArn>([^<]+)</SubscriptionArn>", response.body)
+    if subscription:
+        fz.call("sns", "Unsubscribe", {"SubscriptionArn": subscription.group(1).decode()})
+    fz.call("lambda", "DeleteFunctionEventInvokeConfig", {"FunctionName": fx.FUNCTION})
+
+
+def seq_wildcard(fz, length):
+    """Issue 17: wildcard matching is quadratic. A slow answer is noted; over the timeout, a failure."""
+    pattern = json.dumps({"detail": {"s": [{"wildcard": "*a" * 50 + "*b"}]}})
+    event = {"id": "1", "source": "s", "detail-type": "t", "account": ACCOUNT, "region": REGION, "time": "2024-01-01T00:00:00Z",
+             "resources": [], "detail": {"s": "a" * length}}
+    fz.call("events", "TestEventPattern", {"EventPattern": pattern, "Event": json.dumps(event)}, note=f"wildcard against {length} characters")
 
 
 def seq_bus_loop(fz, copies):
@@ -1126,7 +1171,7 @@ class Finding:
 
     def text(self):
         hits = "" if not self.hits else f"\n  also hit by {len(self.hits)} more: " + "; ".join(self.hits[:8]) + (" ..." if len(self.hits) > 8 else "")
-        notes = "".join(f"\n  note: {note}" for note in self.notes)
+        notes = "".join(f"\n  note: {note}" for note in self.notes[:6])
         recent = "" if not self.recent else "\n  requests just before:\n" + "\n".join(f"    - {name}" for name in self.recent)
         log = "\n".join("    | " + line for line in self.log.split("\n"))
         return (f"[{self.kind}] {self.signature}\n  first hit by: {self.case}\n  request: {self.request}{hits}{notes}{recent}"
@@ -1134,9 +1179,10 @@ class Finding:
 
 
 class Fuzzer:
-    def __init__(self, binary_dir=None, requests=DEFAULT_REQUESTS, seed=DEFAULT_SEED, skip=(), only=None, verbose=False):
+    def __init__(self, binary_dir=None, requests=DEFAULT_REQUESTS, seconds=DEFAULT_SECONDS, seed=DEFAULT_SEED, skip=(), only=None,
+                 verbose=False):
         self.binary_dir = binary_dir or os.path.join(ROOT, ".build", "debug")
-        self.budget, self.seed, self.verbose = requests, seed, verbose
+        self.budget, self.seconds, self.seed, self.verbose = requests, seconds, seed, verbose
         self.skip = [re.compile(pattern) for pattern in skip if pattern]
         self.only = re.compile(only) if only else None
         self.rng = random.Random(seed)
@@ -1193,8 +1239,8 @@ class Fuzzer:
             raise RuntimeError(f"chute serve fails on a fresh data directory: {problem}\n{self.host.log_tail()}")
 
     def restart_problem(self, started):
-        """None when the restarted host lives for 3 s and the fixtures can be made; else what went wrong."""
-        if started and self.settled_alive(3):
+        """None when the restarted host lives for 2 s and the fixtures can be made; else what went wrong."""
+        if started and self.settled_alive(2):
             try:
                 self.fixtures.refresh(self.host.url)
                 return None
@@ -1353,21 +1399,23 @@ class Fuzzer:
 
     def run(self):
         started = time.time()
-        print(f"API fuzz: seed {self.seed}, budget {self.budget} requests, binaries in {self.binary_dir}, "
+        print(f"API fuzz: seed {self.seed}, budget {self.budget} requests or {self.seconds} s, binaries in {self.binary_dir}, "
               f"work directory {self.directory}", file=sys.stderr, flush=True)
         if not self.host.start(fresh=True):
             raise RuntimeError("chute serve did not start:\n" + self.host.log_tail())
         self.fixtures.refresh(self.host.url)
         schedule = self.schedule()
         sequence_list = [s for s in sequences() if not self.skipped(s[0]) and not (self.only and not self.only.search(s[0]))]
-        sequence_every = max(1, self.budget // (len(sequence_list) + 1))
-        next_sequence, done_per_operation, last_check = sequence_every, {}, 0
+        # The sequences are spread over the run, measured in requests or in time, whichever is further along.
+        sequence_step = 1 / (len(sequence_list) + 1)
+        next_sequence, done_per_operation, last_check = sequence_step, {}, 0
         for index, case in schedule:
-            if self.sent >= self.budget:
+            progress = max(self.sent / self.budget, (time.time() - started) / self.seconds)
+            if progress >= 1:
                 break
-            if sequence_list and self.sent >= next_sequence:
+            if sequence_list and progress >= next_sequence:
                 self.run_sequence(*sequence_list.pop(0))
-                next_sequence += sequence_every
+                next_sequence += sequence_step
             if index in self.unimplemented and done_per_operation.get(index, 0) >= UNIMPLEMENTED_CASES:
                 continue
             if self.skipped(case.name):
@@ -1385,12 +1433,12 @@ class Fuzzer:
                 response = None
             if case.label == "valid" and response is not None and self.unimplemented_answer(case, response):
                 self.unimplemented.add(index)
-            if response is not None and case.operation == "CreateEventSourceMapping" and 200 <= response.status < 300:
-                self.run_mapping(case, response)
+            if response is not None and 200 <= response.status < 300:
+                self.undo_create(case, response)
             if self.sent - last_check >= BATCH:
                 last_check = self.sent
                 self.health_check()
-        for sequence in sequence_list:  # a budget too small to spread them: run the rest now
+        for sequence in sequence_list:  # the pinned crashers are among them: they always run
             self.run_sequence(*sequence)
         self.health_check()
         self.current = "(SIGTERM at the end)"
@@ -1399,14 +1447,20 @@ class Fuzzer:
         self.elapsed = time.time() - started
         return self
 
-    def run_mapping(self, case, response):
-        """A mapping a case created: its workers start on the fuzzed settings, then it is deleted
-        (mappings left running would pile up)."""
-        uuid = response.json().get("UUID")
+    def undo_create(self, case, response):
+        """Deletes what a case created, so that the next creates are not refused as duplicates (and
+        mappings do not pile up): a mapping after its workers had a moment to start on the fuzzed
+        settings."""
         try:
-            self.settle(0.5, f"the workers of the mapping {case.name} created")
-            if uuid:
-                self.call("lambda", "DeleteEventSourceMapping", {"UUID": uuid})
+            if case.operation == "CreateEventSourceMapping" and response.json().get("UUID"):
+                self.settle(0.2, f"the workers of the mapping that {case.name} created")
+                self.call("lambda", "DeleteEventSourceMapping", {"UUID": response.json()["UUID"]})
+            elif case.operation == "CreateFunction":
+                self.call("lambda", "DeleteFunction", {"FunctionName": response.json().get("FunctionName", "")})
+            elif case.operation == "CreateStream":
+                self.call("kinesis", "DeleteStream", {"StreamName": "fuzz-created"})
+            elif case.operation == "CreateEventBus":
+                self.call("events", "DeleteEventBus", {"Name": "fuzz-created"})
         except Abort:
             pass
 
@@ -1448,13 +1502,20 @@ class Fuzzer:
                 "statuses": {f"{op} {status}": count for (op, status), count in sorted(self.statuses.items())}}
 
     def cleanup(self):
+        """Removes the work directory; after failures, keeps the host's log (the summary names it)."""
         self.host.kill()
-        shutil.rmtree(self.directory, ignore_errors=True)
+        if not self.failures:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            return
+        for name in os.listdir(self.directory):
+            if name.startswith("data-"):
+                shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS)
+    parser.add_argument("--seconds", type=int, default=DEFAULT_SECONDS, help="time budget for the generated cases")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--skip", action="append", default=[], help="a regular expression of case labels to skip (repeatable)")
     parser.add_argument("--only", help="a regular expression of operations (service.Operation) and sequences to keep")
@@ -1462,7 +1523,7 @@ def main():
     parser.add_argument("--report", help="write the findings as JSON to this file")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (host log, data)")
     arguments = parser.parse_args()
-    fuzzer = Fuzzer(arguments.bin, arguments.requests, arguments.seed, arguments.skip, arguments.only, verbose=True)
+    fuzzer = Fuzzer(arguments.bin, arguments.requests, arguments.seconds, arguments.seed, arguments.skip, arguments.only, verbose=True)
     try:
         fuzzer.run()
         print(fuzzer.summary())

@@ -3,12 +3,11 @@ import FoundationEssentials
 /// Turns an event (a JSON array) into the arguments of a declared signature, and a return value
 /// back into JSON. Pure: problems come back as text for an Unhandled outcome, never as throws.
 public enum DeclaredArguments {
-    /// Decodes `event` as a JSON array with one element per parameter.
+    /// Decodes `event` as a JSON array with one element per parameter. The event comes from a
+    /// request, so it is read with `JSONValue`, whose nesting is limited (a recursive decoder
+    /// once met 100,000 nested brackets).
     public static func decode(event: [UInt8], for signature: DeclaredSignature) -> Result<[CValue], DeclaredValueProblem> {
-        let values: [DecodedJSON]
-        do {
-            values = try JSONDecoder().decode([DecodedJSON].self, from: Data(event))
-        } catch {
+        guard case .array(let values)? = try? JSONValue.parse(event) else {
             return .failure(DeclaredValueProblem("the event must be a JSON array of \(signature.parameters.count) argument(s) for \(signature), got \(preview(event))"))
         }
         guard values.count == signature.parameters.count else {
@@ -18,7 +17,7 @@ public enum DeclaredArguments {
         arguments.reserveCapacity(values.count)
         for (index, (type, value)) in zip(signature.parameters, values).enumerated() {
             guard let argument = convert(value, to: type) else {
-                return .failure(DeclaredValueProblem("argument \(index + 1) of \(signature): expected \(expectation(type)), got \(value.kind)"))
+                return .failure(DeclaredValueProblem("argument \(index + 1) of \(signature): expected \(expectation(type)), got \(kind(value))"))
             }
             arguments.append(argument)
         }
@@ -52,20 +51,46 @@ public enum DeclaredArguments {
         }
     }
 
-    private static func convert(_ value: DecodedJSON, to type: CType) -> CValue? {
+    private static func convert(_ value: JSONValue, to type: CType) -> CValue? {
         switch (type, value) {
-        case (.int32, .integer(let number)): Int32(exactly: number).map(CValue.int32)
-        case (.int64, .integer(let number)): .int64(number)
-        case (.double, .integer(let number)): .double(Double(number))
-        case (.double, .number(let number)): .double(number)
+        case (.int32, .number(let text)): integer(text).flatMap(Int32.init(exactly:)).map(CValue.int32)
+        case (.int64, .number(let text)): integer(text).map(CValue.int64)
+        case (.double, .number(let text)): Double(text).flatMap { $0.isFinite ? CValue.double($0) : nil }
         case (.bool, .bool(let flag)): .bool(flag)
         case (.cstring, .string(let text)): text.utf8.contains(0) ? nil : .cstring(Array(text.utf8))
         case (.cstring, .null): .cstring(nil)
         case (.bytes, .string(let text)): .bytes(Array(text.utf8))
         case (.bytes, .array(let items)):
-            items.allSatisfy({ if case .integer(let byte) = $0 { (0...255).contains(byte) } else { false } })
-                ? .bytes(items.map { if case .integer(let byte) = $0 { UInt8(byte) } else { 0 } }) : nil
+            byteValues(items).map(CValue.bytes)
         default: nil
+        }
+    }
+
+    /// A JSON number that is a whole 64-bit integer (`5`, `-7`, `5.0`, `1e3`), nil otherwise.
+    private static func integer(_ text: String) -> Int64? {
+        if let exact = Int64(text) { return exact }
+        guard let number = Double(text), number == number.rounded(), abs(number) < 9.2e18 else { return nil }
+        return Int64(number)
+    }
+
+    private static func byteValues(_ items: [JSONValue]) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(items.count)
+        for item in items {
+            guard case .number(let text) = item, let value = integer(text), let byte = UInt8(exactly: value) else { return nil }
+            bytes.append(byte)
+        }
+        return bytes
+    }
+
+    private static func kind(_ value: JSONValue) -> String {
+        switch value {
+        case .null: "null"
+        case .bool(let flag): "\(flag)"
+        case .number(let text): text.count > 40 ? String(text.prefix(40)) + "..." : text
+        case .string: "a string"
+        case .array: "an array"
+        case .object: "an object"
         }
     }
 
@@ -91,47 +116,4 @@ public enum DeclaredArguments {
 public struct DeclaredValueProblem: Error, Sendable, Hashable {
     public var message: String
     public init(_ message: String) { self.message = message }
-}
-
-/// Just enough JSON to read declared-signature arguments (Foundation's decoder; `JSONValue` keeps numbers as written).
-enum DecodedJSON: Decodable {
-    case null, bool(Bool), integer(Int64), number(Double), string(String), array([DecodedJSON]), object
-
-    init(from decoder: any Decoder) throws {
-        if var array = try? decoder.unkeyedContainer() {
-            var items: [DecodedJSON] = []
-            while !array.isAtEnd { items.append(try array.decode(DecodedJSON.self)) }
-            self = .array(items)
-            return
-        }
-        if (try? decoder.container(keyedBy: AnyKey.self)) != nil {
-            self = .object
-            return
-        }
-        let single = try decoder.singleValueContainer()
-        if single.decodeNil() { self = .null }
-        else if let flag = try? single.decode(Bool.self) { self = .bool(flag) }
-        else if let integer = try? single.decode(Int64.self) { self = .integer(integer) }
-        else if let number = try? single.decode(Double.self) { self = .number(number) }
-        else { self = .string(try single.decode(String.self)) }
-    }
-
-    var kind: String {
-        switch self {
-        case .null: "null"
-        case .bool(let flag): "\(flag)"
-        case .integer(let value): "\(value)"
-        case .number(let value): "\(value)"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
-        }
-    }
-
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int?
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { return nil }
-    }
 }

@@ -56,14 +56,14 @@ public enum JSONText {
     /// A JSON object whose members are strings or numbers, each as text (SQS's string-valued
     /// policies accept `"5"` and `5` alike); nil when `text` is not such an object.
     public static func flatObject(_ text: String) -> [String: String]? {
-        guard let members = try? JSONDecoder().decode([String: DecodedJSON].self, from: Data(text.utf8)) else { return nil }
+        // JSONValue limits nesting: this text comes from requests (SQS's RedrivePolicy).
+        guard case .object(let members)? = try? JSONValue.parse(text) else { return nil }
         var flat: [String: String] = [:]
-        for (key, value) in members {
-            switch value {
-            case .string(let string): flat[key] = string
-            case .integer(let integer): flat[key] = String(integer)
-            case .number(let number): flat[key] = String(number)
-            case .bool(let flag): flat[key] = String(flag)
+        for member in members {
+            switch member.value {
+            case .string(let string): flat[member.key] = string
+            case .number(let number): flat[member.key] = Int64(number).map(String.init) ?? number
+            case .bool(let flag): flat[member.key] = String(flag)
             default: return nil
             }
         }

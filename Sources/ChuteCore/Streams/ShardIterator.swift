@@ -50,8 +50,8 @@ public struct ShardIterator: Sendable, Hashable {
         default:
             return nil
         }
-        guard let name = parts.last, !name.isEmpty else { return nil }
+        guard let name = parts.last.map(String.init), StreamName.isValid(name) else { return nil }
         self.shard = shard
-        stream = String(name)
+        stream = name
     }
 }

@@ -59,10 +59,7 @@ struct KinesisAPI: Sendable {
 
     /// Kinesis's stream names: 1-128 of `[a-zA-Z0-9_.-]`.
     private static func validName(_ name: String) throws(ServiceError) -> String {
-        let allowed = { (byte: UInt8) in
-            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || "_.-".utf8.contains(byte)
-        }
-        guard (1...128).contains(name.utf8.count), name.utf8.allSatisfy(allowed) else {
+        guard StreamName.isValid(name) else {
             throw ServiceError.validation([
                 "Value '\(name.prefix(256))' at 'streamName' failed to satisfy constraint: "
                     + "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128",

@@ -56,10 +56,10 @@ struct WorkerSettings: Sendable, Hashable {
         let identity = FunctionIdentity(name: reader.string(), arn: reader.string(), version: reader.string(), memoryMB: Int(reader.u32()))
         let initTimeout = reader.i64()
         let timeout = reader.i64()
-        let maxResponse = Int(reader.u64())
+        let maxResponse = Int(clamping: reader.u64())
         let initConfig = reader.blob()
         var environment: [String: String] = [:]
-        for _ in 0..<min(reader.u32(), 100_000) {
+        for _ in 0..<min(reader.u32(), 100_000) where !reader.isMalformed {
             let key = reader.string()
             environment[key] = reader.string()
         }
@@ -128,7 +128,8 @@ enum OutcomeWire {
     static func readError(_ reader: inout WireReader) -> FunctionError {
         let type = reader.string()
         let message = reader.string()
-        let trace = (0..<min(reader.u32(), 10_000)).map { _ in reader.string() }
+        var trace: [String] = []
+        for _ in 0..<min(reader.u32(), 10_000) where !reader.isMalformed { trace.append(reader.string()) }
         return FunctionError(errorType: type, errorMessage: message, stackTrace: trace)
     }
 }
