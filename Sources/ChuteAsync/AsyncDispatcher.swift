@@ -217,20 +217,28 @@ public final class AsyncDispatcher: Sendable {
 
     /// One runner of a lane: chunk after chunk until the lane is empty (or the host stops). A
     /// chunk's results are stored while the next chunk runs; the runner ends only once they are.
+    ///
+    /// The storing runs as its own task (so the next chunk runs meanwhile), which does not inherit
+    /// the runner's cancellation: it is passed on, so that a settle retrying against a broken store
+    /// (a full disk) gives up when the host stops instead of holding up its shutdown.
     private func drain(_ functionName: String, clock: @escaping @Sendable () -> Int64) async {
-        var storing: Task<Void, Never>?
-        while let chunk = lanes.nextChunk(for: functionName, runnerLimit: runnerLimit(functionName), stop: Task.isCancelled) {
-            let started = ContinuousClock.now
-            let settlements = await attempt(chunk, clock: clock)
-            lanes.ran(functionName, events: chunk.count, nanoseconds: (ContinuousClock.now - started).nanoseconds)
-            await storing?.value
-            storing = Task { [self] in
-                await settle(settlements, now: clock())
-                lanes.settled(chunk.count)
-                wake()  // room for another claim
+        let storing = StoringTask()
+        await withTaskCancellationHandler {
+            while let chunk = lanes.nextChunk(for: functionName, runnerLimit: runnerLimit(functionName), stop: Task.isCancelled) {
+                let started = ContinuousClock.now
+                let settlements = await attempt(chunk, clock: clock)
+                lanes.ran(functionName, events: chunk.count, nanoseconds: (ContinuousClock.now - started).nanoseconds)
+                await storing.finish()
+                storing.start { [self] in
+                    await settle(settlements, now: clock())
+                    lanes.settled(chunk.count)
+                    wake()  // room for another claim
+                }
             }
+            await storing.finish()
+        } onCancel: {
+            storing.cancel()
         }
-        await storing?.value
     }
 
     /// How many chunks of a function run at once.
@@ -413,6 +421,27 @@ public final class AsyncDispatcher: Sendable {
                 "requestIds": "\(settlements.map(\.event.requestID).joined(separator: ","))", "error": "\(error)"])
             return false
         }
+    }
+}
+
+/// The one task storing a runner's last chunk, which the runner's cancellation reaches.
+private final class StoringTask: Sendable {
+    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let cancelled = Atomic<Bool>(false)
+
+    func start(_ body: @escaping @Sendable () async -> Void) {
+        let started = Task { await body() }
+        task.withLock { $0 = started }
+        if cancelled.load(ordering: .acquiring) { started.cancel() }
+    }
+
+    func finish() async {
+        await task.withLock { $0 }?.value
+    }
+
+    func cancel() {
+        cancelled.store(true, ordering: .releasing)
+        task.withLock { $0 }?.cancel()
     }
 }
 

@@ -64,13 +64,14 @@ SERVICES = ("lambda", "sqs", "sns", "events", "kinesis")
 ACCOUNT, REGION = "000000000000", "us-east-1"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/fuzz"
 
-DEFAULT_REQUESTS = 10000     # the CI budget: about 90 s when nothing fails
-DEFAULT_SECONDS = 180        # and the time budget, which binds when failures make restarts (about 8 s each)
+DEFAULT_REQUESTS = 20000     # the CI budget: about every case the models give (10,000 take about 50 s when nothing fails)
+DEFAULT_SECONDS = 150        # and the time budget for the generated cases (a crash costs about 8 s: backtrace and restart)
 DEFAULT_SEED = 17
 BATCH = 50                   # requests between health checks
 REQUEST_TIMEOUT = 10         # seconds; longer means the host is wedged
 MAX_RSS_MB = 1500            # the host's resident memory past which it counts as exhausted
 UNIMPLEMENTED_CASES = 4      # cases for an operation Chute answers as unknown
+CRASHES_PER_GROUP = 1        # after this many crashes or timeouts, the rest of a member's cases (or a sequence) are skipped
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,6 +100,7 @@ _long_lists = {}
 
 def long_list(length):
     return _long_lists.setdefault(length, ["e"] * length)
+
 
 WEIRD_NAMES = ["", " ", ".", "..", "a/b", "../../../etc/passwd", "%2e%2e%2f", "ünïcødé-名前-😀", "\u0000", "\ud800",
                "a" * 257, "shardId--1", "-1", "18446744073709551616", "NaN", "*", "\n"]
@@ -134,7 +136,7 @@ def short(value):
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def mutations(shape, member_name, service):
+def mutations(shape, member_name):
     """Wrong, out-of-range, missing and oversized values for a member of `shape`, as (label, value)."""
     kind = shape.type_name
     values = []
@@ -182,7 +184,8 @@ def mutations(shape, member_name, service):
 def faults_zip(library):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("libfaults.so", open(library, "rb").read())
+        with open(library, "rb") as f:
+            archive.writestr("libfaults.so", f.read())
     return buffer.getvalue()
 
 
@@ -247,6 +250,9 @@ class Fixtures:
         sqs, sns, events, kinesis, lam = (self.client(s) for s in ("sqs", "sns", "events", "kinesis", "lambda"))
         for name in (self.QUEUE, self.DLQ):
             self.check(sqs.create_queue, QueueName=name)
+            # Fuzzed values that were accepted (a 15-minute delay, a redrive after one receive) stay otherwise.
+            self.check(sqs.set_queue_attributes, QueueUrl=self.queue_url(name), Attributes={
+                "DelaySeconds": "0", "ReceiveMessageWaitTimeSeconds": "0", "VisibilityTimeout": "30", "RedrivePolicy": ""})
         self.check(sqs.purge_queue, QueueUrl=self.queue_url())
         self.check(sqs.send_message, QueueUrl=self.queue_url(), MessageBody="hello")
         received = self.check(sqs.receive_message, QueueUrl=self.queue_url(), MaxNumberOfMessages=1, WaitTimeSeconds=1)
@@ -319,42 +325,48 @@ def known_values(fx):
     `Member`. Optional members listed here are part of the valid-looking request. Creates make
     `fuzz-created` and deletes remove it, not the fixtures the other requests need."""
     queue_arn, dlq_arn = fx.arn("sqs", fx.QUEUE), fx.arn("sqs", fx.DLQ)
-    created, no_uuid = "fuzz-created", "00000000-0000-0000-0000-000000000000"
     stream_arn = fx.arn("kinesis", "stream/" + fx.STREAM)
+    created, no_uuid = "fuzz-created", "00000000-0000-0000-0000-000000000000"
     event = {"id": "1", "source": "fuzz", "detail-type": "t", "account": ACCOUNT, "region": REGION,
              "time": "2024-01-01T00:00:00Z", "resources": [], "detail": {"n": 1}}
     return {
         "lambda": {
-            "FunctionName": fx.API_FUNCTION, "Invoke.FunctionName": fx.FUNCTION, "CreateFunction.FunctionName": created, "DeleteFunction.FunctionName": created,
-            "DeleteEventSourceMapping.UUID": no_uuid, "Payload": b'{"action":"echo"}',
-            "InvocationType": "RequestResponse", "LogType": "Tail", "Runtime": "provided.al2023", "Role": ROLE,
-            "Handler": "libfaults.so:chute_handle", "Code": {"ZipFile": fx.zip}, "ZipFile": fx.zip, "Timeout": 3,
-            "MemorySize": 128, "Description": "fuzz", "Environment": {"Variables": {"FUZZ": "1"}},
-            "DeadLetterConfig": {"TargetArn": dlq_arn}, "ReservedConcurrentExecutions": 2, "MaximumRetryAttempts": 1,
-            "MaximumEventAgeInSeconds": 60, "DestinationConfig": {"OnFailure": {"Destination": dlq_arn}},
+            # Functions
+            "FunctionName": fx.API_FUNCTION, "Invoke.FunctionName": fx.FUNCTION,
+            "CreateFunction.FunctionName": created, "DeleteFunction.FunctionName": created,
+            "Runtime": "provided.al2023", "Role": ROLE, "Handler": "libfaults.so:chute_handle",
+            "Code": {"ZipFile": fx.zip}, "ZipFile": fx.zip, "Timeout": 3, "MemorySize": 128, "Description": "fuzz",
+            "Environment": {"Variables": {"FUZZ": "1"}}, "DeadLetterConfig": {"TargetArn": dlq_arn},
+            "ReservedConcurrentExecutions": 2,
+            # Invoke and the event invoke config
+            "Payload": b'{"action":"echo"}', "InvocationType": "RequestResponse", "LogType": "Tail",
+            "MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 60,
+            "DestinationConfig": {"OnFailure": {"Destination": dlq_arn}},
+            # Event source mappings (new ones read their own stream: fuzz-stream has the fixture's)
             "EventSourceArn": stream_arn, "CreateEventSourceMapping.EventSourceArn": fx.arn("kinesis", "stream/" + fx.MAPPED_STREAM),
-            "StartingPosition": "TRIM_HORIZON", "BatchSize": 10, "UUID": fx.mapping,
-            "Enabled": True, "MaximumBatchingWindowInSeconds": 0, "ListEventSourceMappings.EventSourceArn": stream_arn,
+            "ListEventSourceMappings.EventSourceArn": stream_arn, "StartingPosition": "TRIM_HORIZON", "BatchSize": 10,
+            "Enabled": True, "MaximumBatchingWindowInSeconds": 0, "UUID": fx.mapping, "DeleteEventSourceMapping.UUID": no_uuid,
         },
         "sqs": {
             "QueueUrl": fx.queue_url(), "QueueName": fx.QUEUE, "CreateQueue.QueueName": created,
-            "DeleteQueue.QueueUrl": fx.queue_url(created), "MessageBody": "hello",
-            "ReceiptHandle": fx.receipt, "VisibilityTimeout": 5, "Id": "1", "MaxNumberOfMessages": 1, "WaitTimeSeconds": 0,
-            "Attributes": {"VisibilityTimeout": "30"}, "AttributeNames": ["All"], "MessageAttributeNames": ["All"],
-            "DelaySeconds": 0, "MessageAttributes": {"a": {"DataType": "String", "StringValue": "v"}},
+            "DeleteQueue.QueueUrl": fx.queue_url(created), "Attributes": {"VisibilityTimeout": "30"},
+            "AttributeNames": ["All"], "MessageAttributeNames": ["All"],
+            "MessageBody": "hello", "MessageAttributes": {"a": {"DataType": "String", "StringValue": "v"}}, "DelaySeconds": 0,
+            "Id": "1", "ReceiptHandle": fx.receipt, "VisibilityTimeout": 5, "MaxNumberOfMessages": 1, "WaitTimeSeconds": 0,
         },
         "sns": {
-            "TopicArn": fx.arn("sns", fx.TOPIC), "Name": fx.TOPIC, "CreateTopic.Name": created, "Protocol": "sqs",
-            "DeleteTopic.TopicArn": fx.arn("sns", created), "Unsubscribe.SubscriptionArn": fx.arn("sns", f"{fx.TOPIC}:{no_uuid}"),
-            "Endpoint": queue_arn, "SubscriptionArn": fx.subscription, "AttributeName": "FilterPolicy",
-            "AttributeValue": '{"n":[{"numeric":[">",0]}]}', "Message": "hello", "Subject": "fuzz", "Id": "1",
-            "MessageAttributes": {"n": {"DataType": "Number", "StringValue": "1"}},
-            "Subscribe.Attributes": {"RawMessageDelivery": "true"}, "CreateTopic.Attributes": {"DisplayName": "fuzz"},
+            "TopicArn": fx.arn("sns", fx.TOPIC), "Name": fx.TOPIC, "CreateTopic.Name": created,
+            "DeleteTopic.TopicArn": fx.arn("sns", created), "CreateTopic.Attributes": {"DisplayName": "fuzz"},
+            "Protocol": "sqs", "Endpoint": queue_arn, "Subscribe.Attributes": {"RawMessageDelivery": "true"},
+            "SubscriptionArn": fx.subscription, "Unsubscribe.SubscriptionArn": fx.arn("sns", f"{fx.TOPIC}:{no_uuid}"),
+            "AttributeName": "FilterPolicy", "AttributeValue": '{"n":[{"numeric":[">",0]}]}',
+            "Message": "hello", "Subject": "fuzz", "Id": "1", "MessageAttributes": {"n": {"DataType": "Number", "StringValue": "1"}},
         },
         "events": {
             "shape:EventBusName": fx.BUS, "shape:EventBusNameOrArn": fx.BUS, "shape:NonPartnerEventBusNameOrArn": fx.BUS,
-            "shape:RuleName": fx.RULE, "CreateEventBus.Name": created, "DeleteEventBus.Name": created, "DeleteRule.Name": created, "EventPattern": '{"source":["fuzz"]}',
-            "State": "ENABLED", "Targets": [{"Id": "fuzz-target", "Arn": queue_arn}], "Ids": ["fuzz-target"],
+            "CreateEventBus.Name": created, "DeleteEventBus.Name": created,
+            "shape:RuleName": fx.RULE, "DeleteRule.Name": created, "EventPattern": '{"source":["fuzz"]}', "State": "ENABLED",
+            "Targets": [{"Id": "fuzz-target", "Arn": queue_arn}], "Ids": ["fuzz-target"],
             "Source": "fuzz", "DetailType": "fuzz", "Detail": '{"n":1}', "Time": time.time(), "Event": json.dumps(event),
         },
         "kinesis": {
@@ -494,8 +506,10 @@ def rest_json_request(op, params):
         if location == "uri":
             uri = uri.replace("{%s+}" % wire, quote(value, safe="/")).replace("{%s}" % wire, quote(value))
         elif location == "querystring":
-            items = value if isinstance(value, list) else value.items() if isinstance(value, dict) else [value]
-            query += [(wire, text(item)) for item in items] if not isinstance(value, dict) else [(k, text(v)) for k, v in items]
+            if isinstance(value, dict):
+                query += [(key, text(item)) for key, item in value.items()]
+            else:
+                query += [(wire, text(item)) for item in (value if isinstance(value, list) else [value])]
         elif location == "header":
             headers[wire] = text(value)
         elif name == payload_name:
@@ -529,11 +543,32 @@ class Case:
     service: str
     operation: str
     label: str
-    build: object  # Fuzzer -> Request
+    build: object     # Fuzzer -> Request
+    member: str = ""  # what the case mutates ("Entries[0].Time", "body"): a crash skips the rest of the operation's cases on it
 
     @property
     def name(self):
         return f"{self.service}.{self.operation} {self.label}"
+
+    @property
+    def group(self):
+        return f"{self.service}.{self.operation} {self.member or self.label}"
+
+
+def child(shape, key):
+    """The shape of a structure's member, a list's element or a map's value."""
+    if shape.type_name == "structure":
+        return shape.members[key]
+    return shape.member if shape.type_name == "list" else shape.value
+
+
+def interleave(first, second, ratio):
+    """`ratio` items of `first` for each one of `second`, while both last."""
+    mixed = []
+    while first or second:
+        mixed += first[:ratio] + second[:1]
+        del first[:ratio], second[:1]
+    return mixed
 
 
 class Generator:
@@ -564,7 +599,9 @@ class Generator:
         if kind == "map":
             return {"fuzz": self.value(shape.value, member, depth + 1)} if depth < 6 else {}
         if kind == "string":
-            return shape.enum[0] if shape.enum else "f" * max(low or 0, 4) if (low or 0) > 4 else "fuzz"
+            if shape.enum:
+                return shape.enum[0]
+            return "fuzz" if (low or 0) <= 4 else "f" * low
         if kind in ("integer", "long"):
             return min(max(1, low if low is not None else 1), high if high is not None else 1)
         if kind in ("double", "float"):
@@ -618,7 +655,7 @@ class Generator:
         """Sets `path` in `body`, making the containers on the way from the shape, or removes it for MISSING."""
         shape, node = self.shape, body
         for key in path[:-1]:
-            shape = shape.members[key] if shape.type_name == "structure" else shape.member if shape.type_name == "list" else shape.value
+            shape = child(shape, key)
             if isinstance(node, dict) and not isinstance(node.get(key), (dict, list)):
                 node[key] = self.value(shape, key)
             node = node[key]
@@ -628,7 +665,7 @@ class Generator:
             node[path[-1]] = value
         return body
 
-    def case(self, label, overrides):
+    def case(self, label, overrides, member=""):
         """A case: the valid-looking request with `overrides` ({path: value}) applied."""
         def build(fuzzer):
             self.fx = fuzzer.fixtures
@@ -636,7 +673,7 @@ class Generator:
             for path, value in overrides.items():
                 body = self.apply(body, path, value)
             return serialize(self.model, self.operation, body)
-        return Case(self.service, self.operation, label, build)
+        return Case(self.service, self.operation, label, build, member)
 
     def raw_case(self, label, body, content_type=None, method=None):
         """A case whose body is given as bytes (or made by a function of the valid-looking request)."""
@@ -649,7 +686,7 @@ class Generator:
             if method:
                 request.method = method
             return request
-        return Case(self.service, self.operation, label, build)
+        return Case(self.service, self.operation, label, build, "body")
 
     def body_cases(self):
         """Whole bodies that are empty, not JSON (or not a form), deeply nested, invalid UTF-8 or oversized."""
@@ -671,39 +708,30 @@ class Generator:
 
     def cases(self, rng):
         """The operation's cases, most telling first: the valid-looking request, the pinned ones,
-        the essential body cases, each required member missing, then the mutations (members of
-        the valid-looking request first), shuffled."""
+        the essential body cases, each required member missing, then the mutations shuffled, three
+        of members in the valid-looking request for one of an optional member it leaves out."""
         essential, more_bodies = self.body_cases()
         first = [self.case("valid", {})]
-        first += [self.case(" ".join(f"{path_label(p)}={short(v)}" for p, v in overrides.items()), overrides)
-                  for service, operation, overrides in PINNED if (service, operation) == (self.service, self.operation)]
+        for service, operation, overrides in PINNED:
+            if (service, operation) == (self.service, self.operation):
+                label = " ".join(f"{path_label(path)}={short(value)}" for path, value in overrides.items())
+                first.append(self.case(label, overrides, member=path_label(list(overrides)[-1])))
         first += essential
-        tier1, tier2 = [], list(more_bodies)
-        base = self.baseline()
-        for path, shape, tier in self.targets(base=base):
-            label_path = path_label(path)
+        in_request, left_out = [], list(more_bodies)
+        for path, shape, tier in self.targets(base=self.baseline()):
+            where = path_label(path)
             member = next(p for p in reversed(path) if isinstance(p, str))
             parent = self.shape
             for key in path[:-1]:
-                parent = parent.members[key] if parent.type_name == "structure" else parent.member if parent.type_name == "list" else parent.value
+                parent = child(parent, key)
             if tier == 1 and parent.type_name == "structure" and path[-1] in parent.required_members:
-                first.append(self.case(f"{label_path} missing", {path: MISSING}))
-            companions = COMPANIONS.get((self.service, self.operation, member), {})
-            for label, value in mutations(shape, member, self.service):
-                overrides = {(k,): v for k, v in companions.items()}
-                overrides[path] = value
-                (tier1 if tier == 1 else tier2).append(self.case(f"{label_path}={label}", overrides))
-        rng.shuffle(tier1)
-        rng.shuffle(tier2)
-        # Mostly tier 1, with some tier 2 mixed in so that optional members get a look too.
-        mixed, i, j = [], 0, 0
-        while i < len(tier1) or j < len(tier2):
-            take = 3 if i < len(tier1) else 0
-            mixed += tier1[i:i + take]
-            i += take
-            mixed += tier2[j:j + 1]
-            j += 1
-        return first + mixed
+                first.append(self.case(f"{where} missing", {path: MISSING}))
+            companions = {(name,): value for name, value in COMPANIONS.get((self.service, self.operation, member), {}).items()}
+            for label, value in mutations(shape, member):
+                (in_request if tier == 1 else left_out).append(self.case(f"{where}={label}", {**companions, path: value}, member=where))
+        rng.shuffle(in_request)
+        rng.shuffle(left_out)
+        return first + interleave(in_request, left_out, 3)
 
 
 def misc_cases():
@@ -726,7 +754,8 @@ def misc_cases():
         fixed("chute mappings", "GET", "/chute/mappings", {}),
         fixed("metrics POST", "POST", "/metrics", {}, b"x" * MB),
         fixed("invocations without name", "POST", "/2015-03-31/functions//invocations", {}, b"{}"),
-        fixed("event-source-mappings query", "GET", "/2015-03-31/event-source-mappings/?FunctionName=%00&MaxItems=-1&Marker=" + "m" * 5000, {}),
+        fixed("event-source-mappings query", "GET",
+              "/2015-03-31/event-source-mappings/?FunctionName=%00&MaxItems=-1&Marker=" + "m" * 5000, {}),
     ]
 
 
@@ -745,12 +774,12 @@ def sequences():
         ("kinesis: a shard iterator at an odd sequence number, then GetRecords",
          [(kind, number) for number in WEIRD_SEQUENCE_NUMBERS + [None] for kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")],
          seq_sequence_number),
-        ("kinesis: a shard iterator at an odd timestamp, then GetRecords", TIMESTAMPS + [time.time() + 10 ** 9, 2 ** 53],
+        ("kinesis: a shard iterator at an odd timestamp, then GetRecords", TIMESTAMPS + [4_102_444_800, 2 ** 53],
          seq_iterator_timestamp),
         ("kinesis: GetRecords with a forged shard iterator or an odd limit", FORGED_ITERATORS + [-1, 0, 10_001, 2 ** 63, 1e300],
          seq_forged_iterator),
         ("lambda: an event source mapping at an odd starting timestamp",
-         [1e300, -1e300, Raw("1e400"), 2 ** 63, 10_000_000_000_000_000, -1, 0, time.time() + 10 ** 9, "x"], seq_mapping_timestamp),
+         [1e300, -1e300, Raw("1e400"), 2 ** 63, 10_000_000_000_000_000, -1, 0, 4_102_444_800, "x"], seq_mapping_timestamp),
         ("lambda: an event source mapping over a queue with odd batching",
          [{"BatchSize": 10_000, "MaximumBatchingWindowInSeconds": 300}, {"BatchSize": 2 ** 63}, {"MaximumBatchingWindowInSeconds": -1},
           {"ScalingConfig": {"MaximumConcurrency": 2 ** 31}}, {"FilterCriteria": {"Filters": [{"Pattern": p} for p in PATTERNS[:6]]}},
@@ -767,7 +796,8 @@ def sequences():
         ("sqs: odd delays and visibility timeouts on messages", [-1, 901, 43201, 2 ** 63, 1e300, Raw("1e400")], seq_message_timing),
         ("lambda: odd async settings, then an asynchronous invoke",
          [{"MaximumRetryAttempts": 2 ** 63}, {"MaximumEventAgeInSeconds": 2 ** 63}, {"MaximumEventAgeInSeconds": -1},
-          {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 60, "DestinationConfig": {"OnFailure": {"Destination": "http://127.0.0.1:1/"}}}],
+          {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 60,
+           "DestinationConfig": {"OnFailure": {"Destination": "http://127.0.0.1:1/"}}}],
          seq_async_settings),
         ("lambda: an odd function configuration, then an invoke",
          [{"Timeout": 2 ** 63}, {"MemorySize": -1}, {"Timeout": 1e300}, {"Environment": {"Variables": {"A": "\u0000"}}},
@@ -850,10 +880,12 @@ def seq_test_event_time(fz, when):
 
 def seq_sns_policy(fz, policy):
     fx = fz.fixtures
-    fz.call("sns", "SetSubscriptionAttributes", {"SubscriptionArn": fx.subscription, "AttributeName": "FilterPolicy", "AttributeValue": policy})
+    fz.call("sns", "SetSubscriptionAttributes",
+            {"SubscriptionArn": fx.subscription, "AttributeName": "FilterPolicy", "AttributeValue": policy})
     for number in ("1", "-1e300", "nan"):
         fz.call("sns", "Publish", {"TopicArn": fx.arn("sns", fx.TOPIC), "Message": "m",
-                                   "MessageAttributes": {"n": {"DataType": "Number", "StringValue": number}, "s": {"DataType": "String", "StringValue": "a"}}},
+                                   "MessageAttributes": {"n": {"DataType": "Number", "StringValue": number},
+                                                         "s": {"DataType": "String", "StringValue": "a"}}},
                 note=f"Number attribute {number!r} under the policy {short(policy)}")
 
 
@@ -920,7 +952,8 @@ def seq_http_endpoint(fz, url):
     response = fz.call("sns", "Subscribe", {"TopicArn": fx.arn("sns", fx.TOPIC), "Protocol": url.split(":")[0] or "http", "Endpoint": url,
                                             "ReturnSubscriptionArn": True})
     fz.call("sns", "Publish", {"TopicArn": fx.arn("sns", fx.TOPIC), "Message": "to " + url[:40]})
-    fz.call("lambda", "PutFunctionEventInvokeConfig", {"FunctionName": fx.FUNCTION, "DestinationConfig": {"OnSuccess": {"Destination": url}}})
+    fz.call("lambda", "PutFunctionEventInvokeConfig",
+            {"FunctionName": fx.FUNCTION, "DestinationConfig": {"OnSuccess": {"Destination": url}}})
     fz.call("lambda", "Invoke", {"FunctionName": fx.FUNCTION, "InvocationType": "Event", "Payload": b"{}"})
     fz.settle(0.5, f"deliveries to {short(url)}")
     fz.call("events", "RemoveTargets", {"Rule": fx.RULE, "EventBusName": fx.BUS, "Ids": ["fuzz-http"]})
@@ -935,7 +968,8 @@ def seq_wildcard(fz, length):
     pattern = json.dumps({"detail": {"s": [{"wildcard": "*a" * 50 + "*b"}]}})
     event = {"id": "1", "source": "s", "detail-type": "t", "account": ACCOUNT, "region": REGION, "time": "2024-01-01T00:00:00Z",
              "resources": [], "detail": {"s": "a" * length}}
-    fz.call("events", "TestEventPattern", {"EventPattern": pattern, "Event": json.dumps(event)}, note=f"wildcard against {length} characters")
+    fz.call("events", "TestEventPattern", {"EventPattern": pattern, "Event": json.dumps(event)},
+            note=f"wildcard against {length} characters")
 
 
 def seq_bus_loop(fz, copies):
@@ -1001,8 +1035,8 @@ class Host:
         self.process = subprocess.Popen(
             [self.chute, "serve", "--config", self.config, "--data-dir", self.data_dir(), "--port", "0", "--log-level", "warning"],
             stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + wait
-        while time.time() < deadline:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
             match = re.search(r"listening on (http://[0-9.:]+)", self.log_since_start())
             if match:
                 self.url = match.group(1)
@@ -1092,6 +1126,10 @@ class Host:
                 break
         return reason, frame
 
+    def background_crash(self):
+        """Whether the crashed thread was not answering a request (no route handler among its frames)."""
+        return not any("register(on:)" in line for line in self.crashed_thread(self.log_since_start()))
+
     @staticmethod
     def crashed_thread(log):
         """The lines of the crashed thread's backtrace."""
@@ -1160,25 +1198,33 @@ def send(url, request):
 
 @dataclass
 class Finding:
-    kind: str            # crash, 5xx, timeout, memory, health, restart, stop
+    kind: str            # crash, 5xx, timeout, memory, health or stop
     signature: str
     case: str
     request: str
     log: str
+    background: bool = False  # the crashed thread was not answering a request: the cause is among the requests before
     hits: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     recent: list = field(default_factory=list)
 
     def text(self):
-        hits = "" if not self.hits else f"\n  also hit by {len(self.hits)} more: " + "; ".join(self.hits[:8]) + (" ..." if len(self.hits) > 8 else "")
+        hits = ""
+        if self.hits:
+            hits = f"\n  also hit by {len(self.hits)} more: " + "; ".join(self.hits[:8]) + (" ..." if len(self.hits) > 8 else "")
         notes = "".join(f"\n  note: {note}" for note in self.notes[:6])
         recent = "" if not self.recent else "\n  requests just before:\n" + "\n".join(f"    - {name}" for name in self.recent)
         log = "\n".join("    | " + line for line in self.log.split("\n"))
-        return (f"[{self.kind}] {self.signature}\n  first hit by: {self.case}\n  request: {self.request}{hits}{notes}{recent}"
+        first = f"first hit by: {self.case}"
+        if self.background:
+            first += "\n  (the crashed thread was not a request's handler: the cause is that request or one of those just before)"
+        return (f"[{self.kind}] {self.signature}\n  {first}\n  request: {self.request}{hits}{notes}{recent}"
                 f"\n  host log:\n{log}")
 
 
 class Fuzzer:
+    """One run: a host, its fixtures, the plan of cases, and what went wrong."""
+
     def __init__(self, binary_dir=None, requests=DEFAULT_REQUESTS, seconds=DEFAULT_SECONDS, seed=DEFAULT_SEED, skip=(), only=None,
                  verbose=False):
         self.binary_dir = binary_dir or os.path.join(ROOT, ".build", "debug")
@@ -1197,6 +1243,8 @@ class Fuzzer:
         self.recent = []
         self.current = None
         self.last_description = ""
+        self.restarted_for, self.restarted_at = None, 0.0  # the finding a restart on the same data directory followed
+        self.group, self.crashed_groups, self.skipped_after_crashes = "", {}, 0
         self.unimplemented = set()
 
     def log(self, message):
@@ -1226,9 +1274,11 @@ class Fuzzer:
         host may be stored, and would wedge it again)."""
         self.host.kill()
         self.restarts += 1
+        self.restarted_for = None
         if not fresh:
             problem = self.restart_problem(self.host.start())
             if problem is None:
+                self.restarted_for, self.restarted_at = finding, time.monotonic()
                 return
             if finding is not None and problem not in finding.notes:
                 finding.notes.append(problem)
@@ -1253,8 +1303,8 @@ class Fuzzer:
 
     def settled_alive(self, seconds):
         """The host is still alive after `seconds`, has not begun a crash report, and answers."""
-        deadline = time.time() + seconds
-        while time.time() < deadline:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
             if not self.host.alive() or self.host.crashing():
                 return False
             time.sleep(0.1)
@@ -1266,6 +1316,7 @@ class Fuzzer:
 
     def host_died(self, request_text):
         """Records why the host is gone (a crash, or the memory watchdog) and restarts it."""
+        self.crashed_groups[self.group] = self.crashed_groups.get(self.group, 0) + 1
         self.host.wait_for_exit(15)
         if self.host.alive():
             self.host.kill()  # still printing its crash report after 15 s
@@ -1275,7 +1326,15 @@ class Fuzzer:
         reason, frame = self.host.crash_signature()
         # One finding per place in the code (the same conversion traps with "greater than" and "less than").
         finding = self.fail("crash", reason + (f" at {frame}" if frame else ""), request_text, key=frame)
-        self.recover(finding)
+        if not finding.hits:
+            finding.background = self.host.background_crash()
+        # A background worker's crash may come back once the dead host's lease expires (10-40 s).
+        recurred = self.restarted_for is finding and self.host.background_crash()
+        if recurred:
+            if not any(note.startswith("came back") for note in finding.notes):
+                finding.notes.append(f"came back {time.monotonic() - self.restarted_at:.0f} s after a restart on the same data directory: "
+                                     "its cause is stored")
+        self.recover(finding, fresh=recurred)
 
     def refresh_fixtures(self):
         try:
@@ -1311,9 +1370,9 @@ class Fuzzer:
         """Sends one request and judges the answer; raises Abort when the host failed."""
         self.current = name
         self.recent = (self.recent + [name])[-8:]
-        started = time.time()
+        started = time.monotonic()
         outcome = send(self.host.url, request)
-        elapsed = time.time() - started
+        elapsed = time.monotonic() - started
         if outcome == "unsendable":  # http.client refuses the header value (a newline)
             return Response(0, {}, b"")
         self.sent += 1
@@ -1324,8 +1383,9 @@ class Fuzzer:
                 self.host_died(description)
                 raise Abort()
             if outcome == "timeout":
+                self.crashed_groups[self.group] = self.crashed_groups.get(self.group, 0) + 1
                 self.fail("timeout", f"{name.split(' ')[0]}: no answer within {request.timeout:g} s", description,
-                          notes=[f"peak resident memory {self.host.peak_rss_mb} MB"])
+                          notes=[f"the host's peak resident memory so far: {self.host.peak_rss_mb} MB"])
                 self.recover(None, fresh=True)
                 raise Abort()
             self.notes.append(f"connection closed without an answer: {name}")
@@ -1351,11 +1411,11 @@ class Fuzzer:
 
     def settle(self, seconds, what):
         """Waits for background work; a host that dies meanwhile is a crash caused by the last steps."""
-        deadline = time.time() + seconds
-        while time.time() < deadline:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
             if not self.host.alive() or self.host.crashing():
-                self.current = f"(background work: {what}) after {self.recent[-1] if self.recent else '?'}"
-                self.host_died(f"(none: the host died while waiting for {what}) after {self.last_description}")
+                self.current = f"{self.recent[-1] if self.recent else '?'}, then {seconds:g} s of waiting for {what}"
+                self.host_died(self.last_description)
                 raise Abort()
             time.sleep(0.1)
 
@@ -1381,12 +1441,13 @@ class Fuzzer:
                 if self.only and not self.only.search(f"{service}.{operation}"):
                     continue
                 per_operation.append(Generator(model, operation, self.fixtures).cases(self.rng))
-        per_operation.append(misc_cases())
+        if not self.only or self.only.search("http.misc"):
+            per_operation.append(misc_cases())
         return per_operation
 
     def schedule(self):
-        """Cases round-robin over the operations (a few for operations Chute does not implement),
-        with the sequences spread evenly over the budget."""
+        """(operation index, case) round-robin over the operations: each operation's first case,
+        then each one's second, ..."""
         queues = [list(cases) for cases in self.plan()]
         ordered, positions = [], [0] * len(queues)
         total = sum(len(q) for q in queues)
@@ -1398,7 +1459,7 @@ class Fuzzer:
         return ordered
 
     def run(self):
-        started = time.time()
+        started = time.monotonic()
         print(f"API fuzz: seed {self.seed}, budget {self.budget} requests or {self.seconds} s, binaries in {self.binary_dir}, "
               f"work directory {self.directory}", file=sys.stderr, flush=True)
         if not self.host.start(fresh=True):
@@ -1410,7 +1471,7 @@ class Fuzzer:
         sequence_step = 1 / (len(sequence_list) + 1)
         next_sequence, done_per_operation, last_check = sequence_step, {}, 0
         for index, case in schedule:
-            progress = max(self.sent / self.budget, (time.time() - started) / self.seconds)
+            progress = max(self.sent / self.budget, (time.monotonic() - started) / self.seconds)
             if progress >= 1:
                 break
             if sequence_list and progress >= next_sequence:
@@ -1420,6 +1481,10 @@ class Fuzzer:
                 continue
             if self.skipped(case.name):
                 continue
+            if self.crashed_groups.get(case.group, 0) >= CRASHES_PER_GROUP:
+                self.skipped_after_crashes += 1
+                continue
+            self.group = case.group
             try:
                 request = case.build(self)
             except (ValueError, KeyError, IndexError, TypeError) as error:
@@ -1444,7 +1509,7 @@ class Fuzzer:
         self.current = "(SIGTERM at the end)"
         if not self.host.stop(30):
             self.fail("stop", "the host did not exit within 30 s of SIGTERM", "(SIGTERM)")
-        self.elapsed = time.time() - started
+        self.elapsed = time.monotonic() - started
         return self
 
     def undo_create(self, case, response):
@@ -1453,7 +1518,7 @@ class Fuzzer:
         settings."""
         try:
             if case.operation == "CreateEventSourceMapping" and response.json().get("UUID"):
-                self.settle(0.2, f"the workers of the mapping that {case.name} created")
+                self.settle(0.2, "the mapping's workers")
                 self.call("lambda", "DeleteEventSourceMapping", {"UUID": response.json()["UUID"]})
             elif case.operation == "CreateFunction":
                 self.call("lambda", "DeleteFunction", {"FunctionName": response.json().get("FunctionName", "")})
@@ -1466,7 +1531,11 @@ class Fuzzer:
 
     def run_sequence(self, name, values, function):
         self.log(f"sequence: {name}")
+        self.group = name
         for value in values:
+            if self.crashed_groups.get(name, 0) >= CRASHES_PER_GROUP:
+                self.skipped_after_crashes += 1
+                continue
             try:
                 function(self, value)
             except Abort:
@@ -1480,20 +1549,23 @@ class Fuzzer:
         return list(self.findings.values())
 
     def summary(self):
-        implemented = {}
+        by_service = {}
         for (operation, status), count in sorted(self.statuses.items()):
-            implemented.setdefault(operation.split(".")[0], {}).setdefault(status // 100 * 100, 0)
-            implemented[operation.split(".")[0]][status // 100 * 100] += count
+            counts = by_service.setdefault(operation.split(".")[0], {})
+            counts[status] = counts.get(status, 0) + count
         lines = [f"API fuzz: seed {self.seed}, {self.sent} requests in {self.elapsed:.0f} s, {self.restarts} restarts, "
-                 f"peak host memory {self.host.peak_rss_mb} MB, {len(self.failures)} distinct failures",
+                 f"peak host memory {self.host.peak_rss_mb} MB, {len(self.failures)} distinct failures"
+                 + (f", {self.skipped_after_crashes} cases skipped because their member or sequence had crashed the host"
+                    if self.skipped_after_crashes else ""),
                  "answers by service: " + ", ".join(f"{s}: " + " ".join(f"{k}x{v}" for k, v in sorted(c.items()))
-                                                    for s, c in implemented.items())]
+                                                    for s, c in by_service.items())]
         for number, finding in enumerate(self.failures, 1):
             lines.append(f"\n{number}. " + finding.text())
         if self.notes:
             lines.append(f"\nnotes ({len(self.notes)}, not failures):")
             lines += [f"  - {note}" for note in self.notes[:30]]
-        lines.append(f"\nhost log: {self.host.log_path}")
+        if self.failures:
+            lines.append(f"\nhost log: {self.host.log_path}")
         return "\n".join(lines)
 
     def report(self):
@@ -1504,6 +1576,7 @@ class Fuzzer:
     def cleanup(self):
         """Removes the work directory; after failures, keeps the host's log (the summary names it)."""
         self.host.kill()
+        self.host.log.close()
         if not self.failures:
             shutil.rmtree(self.directory, ignore_errors=True)
             return

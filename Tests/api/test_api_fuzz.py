@@ -1,10 +1,11 @@
-"""The API fuzzer (apifuzz.py) against a live `chute serve`: every operation of the Lambda, SQS,
+r"""The API fuzzer (apifuzz.py) against a live `chute serve`: every operation of the Lambda, SQS,
 SNS, EventBridge and Kinesis models with generated out-of-range, wrong-type, missing and oversized
 values. No answer may be a 5xx (a deliberate 503 excepted), the host may never die, wedge or grow
 past its memory limit, a normal request must work after each batch, and SIGTERM must stop it.
 
 Run by scripts/test.sh after `swift build`:  python3 -m unittest discover -s Tests/api -v
-Longer, or another seed:  CHUTE_FUZZ_REQUESTS=50000 CHUTE_FUZZ_SECONDS=1200 CHUTE_FUZZ_SEED=5 python3 -m unittest discover -s Tests/api -p test_api_fuzz.py
+Longer, or another seed:  CHUTE_FUZZ_REQUESTS=50000 CHUTE_FUZZ_SECONDS=1200 CHUTE_FUZZ_SEED=5 \
+                              python3 -m unittest discover -s Tests/api -p test_api_fuzz.py
 Past a known failure:     CHUTE_FUZZ_SKIP='ListStreams Limit=-,Timestamp=' (regular expressions of case labels)
 See apifuzz.py for the other variables (CHUTE_FUZZ_ONLY, CHUTE_FUZZ_BIN, CHUTE_FUZZ_REPORT).
 """

@@ -395,19 +395,19 @@ class FullDiskTests(unittest.TestCase):
         os.makedirs(self.data)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", self.data], check=True)
         self.addCleanup(lambda: subprocess.run(["umount", "-l", self.data], check=False))
-        config = write_config(directory, "queues: [done]\nfunctions:\n  - name: faults\n    library: FAULTS\n"
-                                         "    async: {onSuccess: done}\n")
-        self.host = Host(config, self.data).start()
-        self.addCleanup(self.host.stop)
+        self.config = write_config(directory, "queues: [done]\nfunctions:\n  - name: faults\n    library: FAULTS\n"
+                                              "    async: {onSuccess: done}\n")
+        self.host = Host(self.config, self.data).start()
+        self.addCleanup(lambda: self.host.stop())
+        self.filler = os.path.join(self.data, "filler")
+        self.addCleanup(lambda: os.path.exists(self.filler) and os.remove(self.filler))
 
-    def test_a_settle_that_failed_on_a_full_disk_commits_once_there_is_room(self):
-        lam, sqs = self.host.client("lambda"), self.host.client("sqs")
+    def accept_an_event_then_fill_the_disk(self):
         # A large payload, so the success record needs fresh pages in the store's log.
         payload = json.dumps({"action": "sleep", "ms": 1500, "pad": "x" * 600_000}).encode()
-        accepted = lam.invoke(FunctionName="faults", InvocationType="Event", Payload=payload)
+        accepted = self.host.client("lambda").invoke(FunctionName="faults", InvocationType="Event", Payload=payload)
         self.assertEqual(accepted["StatusCode"], 202)
-        filler = os.path.join(self.data, "filler")
-        descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT)  # the disk fills while the attempt runs
+        descriptor = os.open(self.filler, os.O_WRONLY | os.O_CREAT)  # the disk fills while the attempt runs
         try:
             while os.write(descriptor, b"\0" * 65536) > 0:
                 pass
@@ -416,11 +416,27 @@ class FullDiskTests(unittest.TestCase):
         finally:
             os.close(descriptor)
         time.sleep(4)  # the attempt ends and its settle fails
-        os.remove(filler)
+
+    def success_records(self):
+        sqs = self.host.client("sqs")
         url = sqs.get_queue_url(QueueName="done")["QueueUrl"]
         deadline = time.time() + 20
         records = []
         while not records and time.time() < deadline:
             records = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+        return records
+
+    def test_a_settle_that_failed_on_a_full_disk_commits_once_there_is_room(self):
+        self.accept_an_event_then_fill_the_disk()
+        os.remove(self.filler)
+        records = self.success_records()
         self.assertEqual(len(records), 1, "the success record never arrived")
         self.assertEqual(json.loads(records[0]["Body"])["requestContext"]["condition"], "Success")
+
+    def test_a_host_whose_disk_stays_full_still_stops_and_loses_nothing(self):
+        self.accept_an_event_then_fill_the_disk()
+        self.host.stop()  # SIGTERM; fails if the host has not exited within 30 s
+        os.remove(self.filler)
+        self.host = Host(self.config, self.data).start()
+        records = self.success_records()
+        self.assertEqual(len(records), 1, "the event was lost")

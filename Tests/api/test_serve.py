@@ -51,7 +51,14 @@ class Host:
     def stop(self, sig=signal.SIGTERM):
         if self.process and self.process.poll() is None:
             self.process.send_signal(sig)
-            self.process.wait(timeout=30)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()  # no host outlives its test, even one that would not stop
+                self.process.wait()
+                raise AssertionError("chute serve did not stop within 30 s of the signal")
+        if self.process and self.process.stdout:
+            self.process.stdout.close()
 
     def client(self, service):
         return boto3.client(service, endpoint_url=self.url, **CREDENTIALS)
