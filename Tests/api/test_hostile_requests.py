@@ -240,6 +240,21 @@ functions:
                             "ValidationException")
         self.assert_alive()
 
+    def test_http_endpoints_with_ports_past_65535_are_refused_where_they_are_given(self):
+        # Once accepted: the first POST then crashed the host, and every restart after it.
+        bad = "http://127.0.0.1:99999/x"
+        sns = self.host.client("sns")
+        topic = sns.create_topic(Name="hooks")["TopicArn"]
+        with self.assertRaises(sns.exceptions.InvalidParameterException):
+            sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=bad)
+        self.json_call("events", "PutRule", {"Name": "r", "EventPattern": '{"source":["x"]}'})
+        status, body = self.json_call("events", "PutTargets", {"Rule": "r", "Targets": [{"Id": "t", "Arn": bad}]})
+        self.assertEqual((status, body["FailedEntryCount"]), (200, 1), body)
+        lam = self.host.client("lambda")
+        with self.assertRaises(lam.exceptions.InvalidParameterValueException):
+            lam.put_function_event_invoke_config(FunctionName="faults", DestinationConfig={"OnSuccess": {"Destination": bad}})
+        self.assert_alive()
+
     def test_bodies_that_are_not_json_objects_are_serialization_errors(self):
         for service, operation in [("sqs", "CreateQueue"), ("kinesis", "CreateStream"), ("events", "CreateEventBus")]:
             for raw in [b"not json", b"[1,2]", b'"text"', b"{\"QueueName\": "]:

@@ -14,10 +14,10 @@ public enum Destination: Sendable, Hashable {
     /// Parses a destination ARN or URL; the error names what is wrong, in AWS's terms.
     public static func parse(_ arn: String) -> Result<Destination, ServiceError> {
         if arn.hasPrefix("http://") || arn.hasPrefix("https://") {
-            let rest = arn.drop(while: { $0 != ":" }).dropFirst(3)
-            guard let host = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first, !host.isEmpty,
-                  !arn.contains(where: { $0 == " " || $0.isNewline }) else {
-                return .failure(.invalidParameter("The destination URL \(arn) is invalid: expected http(s)://HOST[:PORT]/PATH"))
+            guard HTTPEndpoint(arn) != nil else {
+                return .failure(.invalidParameter(
+                    "The destination URL \(arn.prefix(300)) is invalid: expected http(s)://HOST[:PORT]/PATH with a port from 1 to 65535, "
+                        + "printable ASCII and at most \(HTTPEndpoint.maximumLength) characters"))
             }
             return .success(.http(url: arn))
         }

@@ -113,6 +113,12 @@ public final class HTTPDeliveryService: Service, Sendable {
         let attempt = pending.attempts + 1
         var logger = logger
         logger[metadataKey: "requestId"] = "\(delivery.requestID)"
+        // A URL stored before URLs were checked strictly never reaches the client: it is kept.
+        guard HTTPEndpoint(delivery.url) != nil else {
+            logger.error("HTTP delivery to an invalid URL; kept as undeliverable", metadata: ["url": "\(delivery.url.prefix(300))"])
+            await finish(pending, .undeliverable(error: "the URL \(delivery.url.prefix(300)) is not a valid http(s) URL"))
+            return
+        }
         let failure: String
         do {
             var request = HTTPClientRequest(url: delivery.url)
