@@ -173,14 +173,44 @@ import Testing
         #expect(plan.undeliverable.first?.reason.contains("fan-out budget spent") == true)
         #expect(plan.undeliverable.first?.record == "hello")
 
-        // Bytes count too: 64 copies of a 1.5 MB message stop at 64 MB.
-        let big = String(repeating: "x", count: 1_572_864)
+        // Bytes count too: copies of a 200 KB message stop at 64 MB.
+        let big = String(repeating: "x", count: 200_000)
         let large = PublishedMessage(messageID: "big", topicARN: Self.topicARN, message: big, timestampMilliseconds: Self.now)
         var bytesPlan = DeliveryPlan()
         Self.router(directory).publish(large, to: try #require(directory.topic(arn: Self.topicARN)),
                                        origin: .init(requestID: "big", record: big), now: Self.now, into: &bytesPlan)
         #expect(bytesPlan.queueDeliveries.count == (FanOutBudget.bytes + big.utf8.count - 1) / big.utf8.count)
         #expect(bytesPlan.undeliverable.count == 1)
+    }
+
+    @Test func everyHopKeepsToTheServicesSizeLimits() throws {
+        // A record wrapped again at every hop grows about fourfold a hop; the limits end it.
+        let directory = Directory()
+        directory.topics[Self.topicARN] = Topic(name: "orders", arn: Self.topicARN, subscriptions: [
+            Self.subscription("q", .sqs, "arn:aws:sqs:us-east-1:000000000000:seen", raw: true),
+        ])
+        directory.buses[Self.busARN] = EventBus(name: "results", arn: Self.busARN, rules: [
+            EventRule(name: "all", arn: "rule", eventPattern: #"{"source":["app"]}"#,
+                      targets: [RuleTarget(id: "q", arn: "arn:aws:sqs:us-east-1:000000000000:seen")]),
+        ])
+        let router = Self.router(directory)
+        let origin = MessageRouter.Origin(requestID: "r", record: "{}")
+        var plan = DeliveryPlan()
+        let small = String(repeating: "x", count: 1000)
+        router.send(small, to: Self.topicARN, origin: origin, hops: 0, now: Self.now, into: &plan)
+        router.send(small, to: "arn:aws:lambda:us-east-1:000000000000:function:f", origin: origin, hops: 0, now: Self.now, into: &plan)
+        #expect(plan.queueDeliveries.count == 1 && plan.followUps.count == 1 && plan.undeliverable.isEmpty)
+
+        router.send(String(repeating: "x", count: PublishedMessage.maximumBytes + 1), to: Self.topicARN, origin: origin, hops: 0,
+                    now: Self.now, into: &plan)
+        router.send(String(repeating: "x", count: AsyncEvent.maximumPayloadBytes + 1), to: "arn:aws:lambda:us-east-1:000000000000:function:f",
+                    origin: origin, hops: 0, now: Self.now, into: &plan)
+        let big = BusEvent(id: "e", source: "app", detailType: "t", account: "000000000000", region: "us-east-1", timeMilliseconds: Self.now,
+                           detail: #"{"pad":""# + String(repeating: "x", count: BusEvent.maximumBytes) + #""}"#)
+        router.put(big, on: try #require(directory.eventBus(arn: Self.busARN)), origin: origin, now: Self.now, into: &plan)
+        #expect(plan.queueDeliveries.count == 1 && plan.followUps.count == 1)
+        #expect(plan.undeliverable.map(\.destination) == [Self.topicARN, "arn:aws:lambda:us-east-1:000000000000:function:f", Self.busARN])
+        #expect(plan.undeliverable.allSatisfy { $0.reason.contains("at most") })
     }
 
     @Test func targetsThatDoNotExistAreKeptWithTheReason() throws {

@@ -191,6 +191,29 @@ functions:
         self.assertLess(self.resident_megabytes(), 500)
         self.assert_alive()
 
+    def test_a_function_whose_destination_is_a_topic_that_invokes_it_stays_small(self):
+        # Each hop wraps the record once more (an SNS envelope around a record around an
+        # envelope): once 17 bytes grew to 783 MB by the 15th hop, and the 16th could not be stored.
+        sns, lam = self.host.client("sns"), self.host.client("lambda")
+        topic = sns.create_topic(Name="loop")["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:faults")
+        lam.put_function_event_invoke_config(FunctionName="faults", MaximumRetryAttempts=0,
+                                             DestinationConfig={"OnSuccess": {"Destination": topic}})
+        before = self.undeliverable_rows()
+        lam.invoke(FunctionName="faults", InvocationType="Event", Payload=b'{"action":"echo"}')
+        deadline = time.time() + 30
+        while self.undeliverable_rows() == before and time.time() < deadline:
+            time.sleep(0.5)
+        database = sqlite3.connect(os.path.join(self.data, "chute.sqlite"))
+        try:
+            reason, size = database.execute("SELECT reason, length(record) FROM undeliverable_records ORDER BY rowid DESC LIMIT 1").fetchone()
+        finally:
+            database.close()
+        self.assertIn("a topic takes messages of at most 262144 bytes", reason)
+        self.assertLess(size, 8 * 1_048_576)
+        self.assertLess(self.resident_megabytes(), 500)
+        self.assert_alive()
+
     # MARK: Connections
 
     def test_twenty_thousand_idle_connections_leave_the_host_answering(self):

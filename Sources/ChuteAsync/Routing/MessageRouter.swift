@@ -58,6 +58,11 @@ public struct MessageRouter: Sendable {
         guard hops < Self.maximumHops else {
             return keep(origin, topic.topic.arn, "stopped after \(Self.maximumHops) topic and bus hops (a loop?)", into: &plan)
         }
+        let size = message.message.utf8.count
+        guard size <= PublishedMessage.maximumBytes else {
+            return keep(origin, topic.topic.arn, "the message is \(size) bytes; a topic takes messages of at most \(PublishedMessage.maximumBytes) bytes",
+                        into: &plan)
+        }
         var attributes: JSONValue?
         var body: JSONValue??
         for (subscription, filter) in zip(topic.topic.subscriptions, topic.filters) {
@@ -119,6 +124,13 @@ public struct MessageRouter: Sendable {
             return 0
         }
         let json = event.json
+        // Each hop keeps to the services' size limits, so a record wrapped again at every hop (an
+        // envelope around a record around an envelope) cannot grow from bytes into gigabytes.
+        guard json.utf8.count <= BusEvent.maximumBytes else {
+            keep(origin, bus.bus.arn, "the event is \(json.utf8.count) bytes; an event bus takes events of at most \(BusEvent.maximumBytes) bytes",
+                 into: &plan)
+            return 0
+        }
         guard let parsed = try? JSONValue.parse(json) else { return 0 }
         var matched = 0
         for (rule, filter) in bus.rules {
@@ -164,6 +176,10 @@ public struct MessageRouter: Sendable {
             guard origin.chainDepth < AsyncEvent.maximumChainDepth else {
                 return keep(origin, target, "invocation chain stopped after \(AsyncEvent.maximumChainDepth) functions (Lambda's recursion limit)",
                             into: &plan)
+            }
+            guard body.utf8.count <= AsyncEvent.maximumPayloadBytes else {
+                return keep(origin, target, "the event is \(body.utf8.count) bytes; Lambda takes at most \(AsyncEvent.maximumPayloadBytes) bytes "
+                            + "for an asynchronous invocation", into: &plan)
             }
             guard spend(body.utf8.count, origin, at: target, into: &plan) else { return }
             var followUp = AsyncEvent(requestID: makeID(now), functionName: name, qualifier: qualifier, payload: Array(body.utf8),

@@ -32,6 +32,10 @@ public struct AsyncEvent: Sendable, Hashable {
 
     /// Lambda's limit on invocation chains through destinations.
     public static let maximumChainDepth = 16
+
+    /// Lambda's limit on an asynchronous invocation's payload (1 MB), for every event a host
+    /// accepts or routes: a record larger than this is not delivered to a function.
+    public static let maximumPayloadBytes = 1_048_576
 }
 
 /// A function error of one attempt: Handled or Unhandled, with the error the handler or host gave.

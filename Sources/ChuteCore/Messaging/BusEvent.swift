@@ -3,6 +3,9 @@
 ///     {"version":"0","id":"…","detail-type":"…","source":"…","account":"…","time":"2019-11-14T18:16:05Z",
 ///      "region":"…","resources":[…],"detail":{…}}
 public struct BusEvent: Sendable, Hashable {
+    /// EventBridge's limit on one event (256 KB): a record larger than this is not put on a bus.
+    public static let maximumBytes = 262_144
+
     public var id: String
     public var source: String
     public var detailType: String

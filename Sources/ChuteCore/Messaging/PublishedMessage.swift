@@ -1,5 +1,8 @@
 /// A message published to a topic, as every subscriber's copy is built from it.
 public struct PublishedMessage: Sendable, Hashable {
+    /// SNS's limit on one message (256 KB): a record larger than this is not published.
+    public static let maximumBytes = 262_144
+
     public var messageID: String
     public var topicARN: String
     public var subject: String?

@@ -16,7 +16,7 @@ struct SNSAPI: Sendable {
     let clock: @Sendable () -> Int64
     static let namespace = "http://sns.amazonaws.com/doc/2010-03-31/"
     /// SNS's message size limit.
-    static let maximumMessageBytes = 262_144
+    static let maximumMessageBytes = PublishedMessage.maximumBytes
 
     func handle(_ request: Request) async -> Response {
         do {
