@@ -14,6 +14,15 @@ public struct DeliveryPlan: Sendable {
     public init() {}
 
     public var isEmpty: Bool { queueDeliveries.isEmpty && followUps.isEmpty && httpDeliveries.isEmpty && undeliverable.isEmpty }
+
+    /// Shares what the plan's budget has left among the events for functions it made, as each
+    /// one's chain allowance, so that what they lead to stays within the same budget. Call it
+    /// once the plan is complete, before it is written.
+    public mutating func shareAllowanceAmongFollowUps() {
+        guard !followUps.isEmpty else { return }
+        let share = max(0, fannedOut.deliveryLimit - fannedOut.deliveries) / followUps.count
+        for index in followUps.indices where followUps[index].chainAllowance == nil { followUps[index].chainAllowance = share }
+    }
 }
 
 /// A POST to an HTTP endpoint: delivered at least once from the store's outbox, retried with
@@ -81,11 +90,17 @@ public enum FanOutBudget {
     public struct Spent: Sendable, Hashable {
         public var deliveries = 0
         public var bytes = 0
+        /// Deliveries this plan may make: the whole budget, or what is left of it for an event
+        /// further down a chain (`AsyncEvent.chainAllowance`).
+        public var deliveryLimit = FanOutBudget.deliveries
         /// Origins (request ids) whose cut is already recorded.
         public var cut: Set<String> = []
 
         public init() {}
 
-        public var isExhausted: Bool { deliveries >= FanOutBudget.deliveries || bytes >= FanOutBudget.bytes }
+        public var isExhausted: Bool { deliveries >= deliveryLimit || bytes >= FanOutBudget.bytes }
+
+        /// Whether one more delivery of `size` bytes fits.
+        public func admits(_ size: Int) -> Bool { deliveries < deliveryLimit && bytes + size <= FanOutBudget.bytes }
     }
 }

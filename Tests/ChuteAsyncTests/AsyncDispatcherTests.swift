@@ -24,9 +24,9 @@ import Testing
         let dispatcher: AsyncDispatcher
         var pools: [any FunctionPool] = []
 
-        init() throws {
+        init(messaging: (any MessagingDirectory)? = nil) throws {
             store = try SQLiteAsyncEventStore(path: Fixtures.scratch + "/async-\(RequestID.make()).sqlite")
-            dispatcher = AsyncDispatcher(store: store, directory: directory, owner: "test-host")
+            dispatcher = AsyncDispatcher(store: store, directory: directory, owner: "test-host", messaging: messaging)
         }
 
         mutating func add(_ name: String, isolation: Isolation = .thread, config: EventInvokeConfig = EventInvokeConfig(),
@@ -126,6 +126,35 @@ import Testing
         let firstRecord = try #require(record["requestPayload"] as? [String: Any])
         #expect((firstRecord["requestContext"] as? [String: Any])?["requestId"] as? String == "origin")
         #expect(record["responsePayload"] as? [String: Any] != nil)
+        await harness.shutdown()
+    }
+
+    final class OneTopic: MessagingDirectory, @unchecked Sendable {
+        let topic: Topic
+        init(_ topic: Topic) { self.topic = topic }
+        func topic(arn: String) -> RoutableTopic? { arn == topic.arn ? RoutableTopic(topic) : nil }
+        func eventBus(arn: String) -> RoutableBus? { nil }
+    }
+
+    @Test func aChainThatFansOutAtEveryHopStaysWithinOneRequestsBudget() async throws {
+        // A function whose records go to a topic with four subscriptions back to the function:
+        // each hop multiplies by four, and sixteen hops would make 4¹⁶ events. The whole tree
+        // shares the one budget of the request that started it: here 300 deliveries (a client's
+        // event starts with FanOutBudget.deliveries), kept in the store with the event.
+        let topicARN = "arn:aws:sns:us-east-1:000000000000:again"
+        let function = "arn:aws:lambda:us-east-1:000000000000:function:fan"
+        let topic = Topic(name: "again", arn: topicARN, subscriptions: (0..<4).map {
+            TopicSubscription(arn: "\(topicARN):s\($0)", topicARN: topicARN, kind: .lambda, endpoint: function)
+        })
+        var harness = try Harness(messaging: OneTopic(topic))
+        try await harness.add("fan", config: EventInvokeConfig(onSuccess: topicARN))
+        var root = AsyncEvent(requestID: "root", functionName: "fan", payload: Array(#"{"action":"count"}"#.utf8), receivedAtMilliseconds: Self.t0)
+        root.chainAllowance = 300
+        try await harness.dispatcher.accept([root])
+        while try await harness.dispatcher.runDue(now: Self.t0) > 0 {}
+        let invocations = harness.dispatcher.statistics.invocations
+        #expect(invocations <= 301)
+        #expect(invocations > 100)  // the budget is used, not refused at once
         await harness.shutdown()
     }
 

@@ -27,6 +27,27 @@ import Testing
         #expect(try await store.settle([Settlement(event: takenOver[0], owner: "host-2", outcome: .finished(FinishedEvent(condition: .success, record: "{}")))], now: t0).applied == 1)
     }
 
+    @Test(arguments: StoreKind.all) func anEventKeepsItsChainDepthAndAllowance(_ kind: StoreKind) async throws {
+        let store = try await kind.makeStore()
+        var chained = event("chained")
+        chained.chainDepth = 7
+        chained.chainAllowance = 2_499
+        var spent = event("spent")
+        spent.chainDepth = 16
+        spent.chainAllowance = 0
+        var retried = event("retried")  // a row of its own, not a batch row
+        retried.invokeCount = 1
+        retried.chainDepth = 3
+        retried.chainAllowance = 12
+        try await store.accept([chained, spent, event("client"), retried])
+        let claimed = try await store.claim(owner: "h", now: t0, limit: 10, leaseMilliseconds: 10_000)
+        let byID = Dictionary(uniqueKeysWithValues: claimed.map { ($0.requestID, $0) })
+        #expect(byID["chained"]?.chainDepth == 7 && byID["chained"]?.chainAllowance == 2_499)
+        #expect(byID["spent"]?.chainDepth == 16 && byID["spent"]?.chainAllowance == 0)
+        #expect(byID["client"]?.chainDepth == 0 && byID["client"]?.chainAllowance == nil)
+        #expect(byID["retried"]?.chainDepth == 3 && byID["retried"]?.chainAllowance == 12)
+    }
+
     @Test(arguments: StoreKind.all) func claimsCanSkipFunctionsAndGiveLeasesBack(_ kind: StoreKind) async throws {
         let store = try await kind.makeStore()
         let other = AsyncEvent(requestID: "g1", functionName: "g", payload: Array("{}".utf8), receivedAtMilliseconds: t0)

@@ -208,6 +208,7 @@ struct StreamShardWorker: Sendable {
 
             let checkpoint = min(lanes.checkpoint, windowCheckpoint ?? .max)
             if !plan.isEmpty || (checkpoint != committed && (busy.isEmpty || now - lastCommit >= Self.commitIntervalMilliseconds)) {
+                plan.shareAllowanceAmongFollowUps()
                 do {
                     guard try await context.store.commitCheckpoint(lease, owner: context.owner, sequence: checkpoint, plan: plan, now: now,
                                                                    leaseMilliseconds: context.leaseMilliseconds) else {

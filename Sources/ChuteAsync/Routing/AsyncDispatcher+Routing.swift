@@ -16,12 +16,17 @@ extension AsyncDispatcher {
         let parsed = condition.isSuccess ? function?.successRoute : function?.failureRoute
         let origin = MessageRouter.Origin(requestID: event.requestID, functionName: event.functionName, chainDepth: event.chainDepth,
                                           record: finished.record)
+        // What the event's chain may still deliver, spent by its destination's and dead-letter
+        // target's deliveries, then shared among the events they lead to.
+        var allowance = event.chainAllowance ?? FanOutBudget.deliveries
         if let destination, let parsed {
             var plan = DeliveryPlan()
+            plan.fannedOut.deliveryLimit = allowance
             route(record: finished.record, condition: condition, to: destination, parsed: parsed, functionARN: qualifiedARN,
                   origin: origin, now: now, into: &plan)
             for failure in plan.undeliverable { destinationFailure((failure.destination, failure.reason), event, into: &finished) }
             plan.undeliverable = []
+            allowance -= plan.fannedOut.deliveries
             finished.add(plan)
         }
         if !condition.isSuccess, let target = function?.deadLetterTarget, let parsed = function?.deadLetterRoute {
@@ -38,18 +43,24 @@ extension AsyncDispatcher {
                     break
                 }
                 var plan = DeliveryPlan()
+                plan.fannedOut.deliveryLimit = max(0, allowance)
                 let message = PublishedMessage(messageID: RequestID.makeTimeOrdered(milliseconds: now), topicARN: arn,
                                                message: String(decoding: dead.body, as: UTF8.self), attributes: attributes,
                                                timestampMilliseconds: now)
                 router.publish(message, to: topic, origin: origin, now: now, into: &plan)
                 for failure in plan.undeliverable { deadLetterFailure((failure.destination, failure.reason), event, into: &finished) }
                 plan.undeliverable = []
+                allowance -= plan.fannedOut.deliveries
                 finished.add(plan)
             case .success:
                 deadLetterFailure((target, "a dead-letter target must be a queue or a topic"), event, into: &finished)
             case .failure(let error):
                 deadLetterFailure((target, error.message), event, into: &finished)
             }
+        }
+        if !finished.followUps.isEmpty {
+            let share = max(0, allowance) / finished.followUps.count
+            for index in finished.followUps.indices { finished.followUps[index].chainAllowance = share }
         }
         return finished
     }

@@ -214,14 +214,14 @@ public struct MessageRouter: Sendable {
     /// more is added, and the first delivery refused for each origin is kept as undeliverable
     /// with the reason and the origin's record, so that a person sees what was cut.
     private func spend(_ bytes: Int, _ origin: Origin, at destination: String, into plan: inout DeliveryPlan) -> Bool {
-        guard plan.fannedOut.isExhausted else {
+        guard !plan.fannedOut.admits(bytes) else {
             plan.fannedOut.deliveries += 1
             plan.fannedOut.bytes += bytes
             return true
         }
         if plan.fannedOut.cut.insert(origin.requestID).inserted {
-            let reason = "fan-out budget spent: one request makes at most \(FanOutBudget.deliveries) deliveries and "
-                + "\(FanOutBudget.bytes / 1_048_576) MB; from here on this request's deliveries were not made"
+            let reason = "fan-out budget spent: one request, with every event it leads to, makes at most \(FanOutBudget.deliveries) "
+                + "deliveries, and one hop at most \(FanOutBudget.bytes / 1_048_576) MB; from here on these deliveries were not made"
             plan.undeliverable.append(UndeliverableDelivery(requestID: origin.requestID, destination: destination, reason: reason,
                                                             record: origin.record, functionName: origin.functionName))
         }

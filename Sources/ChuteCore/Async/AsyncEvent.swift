@@ -18,6 +18,12 @@ public struct AsyncEvent: Sendable, Hashable {
     /// How many functions this event passed through as a destination record (0 for an event a
     /// client sent). Lambda stops such chains after 16 hops.
     public var chainDepth = 0
+    /// How many deliveries the rest of this event's chain may still make: a share of what the
+    /// event that led to it was allowed (`FanOutBudget`), so that the whole tree of events one
+    /// request causes, through functions, topics and buses, stays within one budget however
+    /// wide each hop fans out. Nil for an event a client sent, whose chain starts with the
+    /// full budget.
+    public var chainAllowance: Int?
 
     public init(requestID: String, functionName: String, qualifier: String = "$LATEST", payload: [UInt8], receivedAtMilliseconds: Int64) {
         self.requestID = requestID

@@ -10,6 +10,8 @@ struct PlanWriter: Sendable {
 
     func write(_ plan: DeliveryPlan, now: Int64) async throws {
         guard !plan.isEmpty else { return }
+        var plan = plan
+        plan.shareAllowanceAmongFollowUps()
         try await store.deliver(plan, now: now)
         if !plan.followUps.isEmpty { dispatcher.storedEventsToClaim() }
         if !plan.httpDeliveries.isEmpty { wakeHTTPDelivery() }

@@ -29,7 +29,8 @@ public struct Redelivery: Sendable {
         if all || recordIDs != nil {
             let wanted = recordIDs.map(Set.init)
             for record in try await store.undeliverableRecords(limit: Int.max) where wanted?.contains(record.id) ?? true {
-                let plan = self.plan(for: record, now: now)
+                var plan = self.plan(for: record, now: now)
+                plan.shareAllowanceAmongFollowUps()
                 let written = try await store.deliver(plan, now: now, resolving: [record.id])
                 report.records += 1
                 report.stillUndeliverable += plan.undeliverable

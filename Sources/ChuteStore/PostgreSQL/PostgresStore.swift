@@ -68,7 +68,7 @@ extension PostgresStore: AsyncEventStore {
                   PostgresArray.text(events.map(\.qualifier)), PostgresArray.bytes(events.map(\.payload)),
                   PostgresArray.integers(events.map(\.receivedAtMilliseconds)), PostgresArray.integers(events.map { Int64($0.invokeCount) }),
                   PostgresArray.integers(events.map { Int64($0.requeueCount) }), PostgresArray.integers(events.map(\.dueAtMilliseconds)),
-                  PostgresArray.integers(events.map { _ in lane }), PostgresArray.integers(events.map { Int64($0.chainDepth) }),
+                  PostgresArray.integers(events.map { _ in lane }), PostgresArray.integers(events.map(ChainPacking.pack)),
                   PostgresArray.text(events.map { $0.lastFailure?.kind.rawValue }), PostgresArray.text(events.map { $0.lastFailure?.error.errorType }),
                   PostgresArray.text(events.map { $0.lastFailure?.error.errorMessage }),
                   PostgresArray.text(events.map { $0.lastFailure?.error.stackTrace.joined(separator: "\n") })]) { row in

@@ -19,7 +19,7 @@ enum SharedStatements {
         event.invokeCount = Int(row.integer(5))
         event.requeueCount = Int(row.integer(6))
         event.dueAtMilliseconds = row.integer(7)
-        event.chainDepth = Int(row.integer(12))
+        ChainPacking.unpack(row.integer(12), into: &event)
         if let kind = row.text(8).flatMap(FunctionErrorKind.init(rawValue:)) {
             let stack = row.text(11).map { $0.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) } ?? []
             event.lastFailure = AttemptFailure(kind: kind, error: FunctionError(

@@ -7,7 +7,8 @@ import ChuteCore
 /// again is stored as a row of its own.
 ///
 /// Layout, little-endian: `u32 count`, then per event `u16 length, request id`, `u16 length,
-/// qualifier`, `i64 received at`, `i64 due at`, `i32 chain depth`, `u32 length, payload`.
+/// qualifier`, `i64 received at`, `i64 due at`, `u32 chain depth and allowance` (`ChainPacking`),
+/// `u32 length, payload`.
 enum EventBatchCodec {
     /// Whether `event` can go into a batch: never run, due on arrival.
     static func isBatchable(_ event: AsyncEvent) -> Bool {
@@ -24,7 +25,7 @@ enum EventBatchCodec {
             writer.short(event.qualifier.utf8)
             writer.integer(UInt64(bitPattern: event.receivedAtMilliseconds))
             writer.integer(UInt64(bitPattern: event.dueAtMilliseconds))
-            writer.integer(UInt32(truncatingIfNeeded: event.chainDepth))
+            writer.integer(UInt32(truncatingIfNeeded: ChainPacking.pack(event)))
             writer.long(event.payload)
         }
         return writer.bytes
@@ -44,7 +45,7 @@ enum EventBatchCodec {
                                    qualifier: String(decoding: qualifier, as: UTF8.self), payload: Array(payload),
                                    receivedAtMilliseconds: Int64(bitPattern: received))
             event.dueAtMilliseconds = Int64(bitPattern: due)
-            event.chainDepth = Int(Int32(bitPattern: depth))
+            ChainPacking.unpack(Int64(depth), into: &event)
             events.append(event)
         }
         return events

@@ -219,7 +219,7 @@ public final class SQLiteAsyncEventStore: AsyncEventStore, @unchecked Sendable {
                 lease_owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.text(event.requestID), .text(event.functionName), .text(event.qualifier), .blob(event.payload),
                   .integer(event.receivedAtMilliseconds), .integer(Int64(event.invokeCount)),
-                  .integer(Int64(event.requeueCount)), .integer(event.dueAtMilliseconds), .integer(lane), .integer(Int64(event.chainDepth)),
+                  .integer(Int64(event.requeueCount)), .integer(event.dueAtMilliseconds), .integer(lane), .integer(ChainPacking.pack(event)),
                   .optionalText(event.lastFailure?.kind.rawValue), .optionalText(event.lastFailure?.error.errorType),
                   .optionalText(event.lastFailure?.error.errorMessage),
                   .optionalText(event.lastFailure?.error.stackTrace.joined(separator: "\n")),
