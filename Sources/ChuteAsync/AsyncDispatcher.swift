@@ -36,6 +36,10 @@ public final class AsyncDispatcher: Sendable {
     /// follow-ups, a full claim); hand-overs alone do not need a claim query.
     private let claimWanted = Atomic<Bool>(true)
     let counters = Mutex(AsyncStatistics())
+    /// Events whose results the store refused, by request id: how many rounds of retries and a
+    /// release they went through (`settle`).
+    private let unsettledRounds = Mutex<[String: Int]>([:])
+    private let settleRetryDelaysInUse: [Duration]
     private let wakeSignal = WakeSignal()
     /// Routes records to functions, topics and event buses; without a messaging directory it
     /// finds no topic or bus, and records for them are kept as undeliverable.
@@ -46,8 +50,9 @@ public final class AsyncDispatcher: Sendable {
     public init(store: any AsyncEventStore, directory: any AsyncFunctionDirectory, owner: String,
                 metrics: FunctionMetrics = FunctionMetrics(), logger: Logger = Logger(label: "chute.async", factory: { _ in SwiftLogNoOpLogHandler() }),
                 leaseMilliseconds: Int64 = singleHostLeaseMilliseconds, unknownFunctionGraceMilliseconds: Int64 = 0,
-                claimLimit: Int = 256, handsOverAcceptedEvents: Bool = true,
+                claimLimit: Int = 256, handsOverAcceptedEvents: Bool = true, settleRetryDelays: [Duration] = AsyncDispatcher.settleRetryDelays,
                 messaging: (any MessagingDirectory)? = nil, httpDeliveriesWritten: @escaping @Sendable () -> Void = {}) {
+        self.settleRetryDelaysInUse = settleRetryDelays
         self.store = store
         self.router = MessageRouter(directory: messaging ?? NoMessaging())
         self.httpDeliveriesWritten = httpDeliveriesWritten
@@ -358,20 +363,61 @@ public final class AsyncDispatcher: Sendable {
     /// How long a settle that failed to commit (a full disk, a lost connection) waits before each
     /// retry; after the last one the events' leases are given back, so they run again within
     /// seconds on this host or another rather than when the leases expire (16 minutes alone).
-    static let settleRetryDelays: [Duration] = [.milliseconds(100), .milliseconds(300), .seconds(1), .seconds(2), .seconds(3)]
+    public static let settleRetryDelays: [Duration] = [.milliseconds(100), .milliseconds(300), .seconds(1), .seconds(2), .seconds(3)]
 
     private func settle(_ settlements: [Settlement], now: Int64) async {
         guard !settlements.isEmpty else { return }
-        for delay in Self.settleRetryDelays {
-            if await settleOnce(settlements, now: now) { return }
+        var failure: (any Error)?
+        for delay in settleRetryDelaysInUse {
+            failure = await settleOnce(settlements, now: now)
+            guard failure != nil else { return forgetUnsettled(settlements) }
             do {
                 try await Task.sleep(for: delay)
             } catch {
                 return  // shutting down: the leases still hold the events, and a restart releases them
             }
         }
-        if await settleOnce(settlements, now: now) { return }
+        failure = await settleOnce(settlements, now: now)
+        guard let failure else { return forgetUnsettled(settlements) }
+        // Results the store refuses every time (a record past its size limits) would run the
+        // event again forever: after a few rounds the event is kept as failed instead, without
+        // its records, for people to look at and redrive.
+        let rounds = unsettledRounds.withLock { rounds in
+            settlements.map { settlement in
+                let round = (rounds[settlement.event.requestID] ?? 0) + 1
+                rounds[settlement.event.requestID] = round
+                return round
+            }.max() ?? 0
+        }
+        if rounds >= Self.maximumUnsettledRounds, await settleOnce(settlements.map { keptAsFailed($0, failure, now: now) }, now: now) == nil {
+            logger.error("kept \(settlements.count) events as failed: their results could not be stored", metadata: [
+                "requestIds": "\(settlements.map(\.event.requestID).joined(separator: ","))", "error": "\(failure)"])
+            return forgetUnsettled(settlements)
+        }
         await releaseUnsettled(settlements.map(\.event.requestID))
+    }
+
+    /// Rounds of failed settles (each ending with a release) after which an event is kept as failed.
+    public static let maximumUnsettledRounds = 3
+
+    private func forgetUnsettled(_ settlements: [Settlement]) {
+        unsettledRounds.withLock { rounds in
+            guard !rounds.isEmpty else { return }
+            for settlement in settlements { rounds[settlement.event.requestID] = nil }
+        }
+    }
+
+    /// The event finished in failure, with a record saying why and nothing delivered.
+    private func keptAsFailed(_ settlement: Settlement, _ failure: any Error, now: Int64) -> Settlement {
+        var event = settlement.event
+        event.lastFailure = AttemptFailure(kind: .unhandled, error: FunctionError(
+            errorType: "Chute.ResultsNotStored",
+            errorMessage: "the results of this event could not be stored after \(Self.maximumUnsettledRounds) rounds: \(failure)"))
+        let arn = directory.function(named: event.functionName)?.arn ?? "arn:aws:lambda:::function:\(event.functionName)"
+        let record = InvocationRecord(event: event, condition: .retriesExhausted, functionARN: "\(arn):\(event.qualifier)",
+                                      timestampMilliseconds: now)
+        return Settlement(event: event, owner: settlement.owner, outcome: .finished(FinishedEvent(
+            condition: .retriesExhausted, record: String(decoding: record.jsonBytes, as: UTF8.self))))
     }
 
     /// Gives back the leases of events whose results could not be stored, retrying until the
@@ -391,8 +437,8 @@ public final class AsyncDispatcher: Sendable {
         }
     }
 
-    /// One attempt to store the results; false when the store refused (the caller retries).
-    private func settleOnce(_ settlements: [Settlement], now: Int64) async -> Bool {
+    /// One attempt to store the results; the store's error when it refused (the caller retries).
+    private func settleOnce(_ settlements: [Settlement], now: Int64) async -> (any Error)? {
         do {
             let report = try await store.settle(settlements, now: now)
             counters.withLock { $0.eventsSettled += settlements.count }
@@ -414,12 +460,12 @@ public final class AsyncDispatcher: Sendable {
                 logger.warning("a record could not be delivered and is kept for redelivery", metadata: [
                     "requestId": "\(failure.requestID)", "function": "\(failure.functionName)", "queue": "\(failure.queue)"])
             }
-            return true
+            return nil
         } catch {
             counters.withLock { $0.settleFailures += settlements.count }
             logger.error("cannot store the results of \(settlements.count) events; trying again", metadata: [
                 "requestIds": "\(settlements.map(\.event.requestID).joined(separator: ","))", "error": "\(error)"])
-            return false
+            return error
         }
     }
 }

@@ -158,6 +158,31 @@ import Testing
         await harness.shutdown()
     }
 
+    @Test func resultsTheStoreRefusesEveryTimeEndAsAFailedEventNotALoop() async throws {
+        // The store takes everything but this event's normal results (as with a record past its
+        // limits): retried, released, run again, and after three rounds kept as failed.
+        let sqlite = try SQLiteAsyncEventStore(path: Fixtures.scratch + "/refusing-\(RequestID.make()).sqlite")
+        let store = RefusingSettleStore(store: sqlite) { settlements in
+            settlements.contains { if case .finished(let finished) = $0.outcome { finished.condition == .success } else { false } }
+        }
+        let directory = Directory()
+        let dispatcher = AsyncDispatcher(store: store, directory: directory, owner: "test-host", settleRetryDelays: [.milliseconds(1)])
+        var logger = Logger(label: "chute.tests")
+        logger.logLevel = .critical
+        let configuration = FunctionConfiguration(name: "echo", library: Fixtures.faultsLibrary, isolation: .thread, concurrency: 1)
+        let pool = try await FunctionPools.start(configuration, logger: logger)
+        directory.functions["echo"] = AsyncFunction(name: "echo", arn: configuration.arn, pool: pool, concurrency: 1)
+        try await dispatcher.accept([AsyncEvent(requestID: "poison", functionName: "echo", payload: Array(#"{"action":"echo"}"#.utf8),
+                                                receivedAtMilliseconds: Self.t0)])
+        var rounds = 0
+        while try await dispatcher.runDue(now: Self.t0) > 0 { rounds += 1 }
+        #expect(rounds == AsyncDispatcher.maximumUnsettledRounds)
+        #expect(dispatcher.statistics.invocations == AsyncDispatcher.maximumUnsettledRounds)
+        let failed = try #require(try await sqlite.failedEvent(requestID: "poison"))
+        #expect(failed.record.contains("Chute.ResultsNotStored"))
+        await pool.shutdown()
+    }
+
     @Test func aDestinationLoopStopsAfterSixteenFunctions() async throws {
         var harness = try Harness()
         try await harness.add("loop", config: EventInvokeConfig(onSuccess: "arn:aws:lambda:us-east-1:000000000000:function:loop"))
