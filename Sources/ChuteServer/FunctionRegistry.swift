@@ -59,7 +59,19 @@ public final class FunctionRegistry: AsyncFunctionDirectory, Sendable {
 
     func add(_ configuration: FunctionConfiguration, asyncSettings: ConfigurationFile.AsyncSettings, definition: FunctionDefinition?,
              reservedConcurrency: Int?, now: Int64) async throws {
-        let pool = try await FunctionPools.start(configuration, logger: logger)
+        let pool = try await startPool(configuration)
+        await install(configuration, pool: pool, asyncSettings: asyncSettings, definition: definition, reservedConcurrency: reservedConcurrency,
+                      now: now)
+    }
+
+    /// Starts a pool for `configuration` (its library loaded) without registering it.
+    func startPool(_ configuration: FunctionConfiguration) async throws -> any FunctionPool {
+        try await FunctionPools.start(configuration, logger: logger)
+    }
+
+    /// Registers a started pool under the function's name, replacing (and stopping) the one before.
+    func install(_ configuration: FunctionConfiguration, pool: any FunctionPool, asyncSettings: ConfigurationFile.AsyncSettings,
+                 definition: FunctionDefinition?, reservedConcurrency: Int?, now: Int64) async {
         let previous = entries.withLock { entries in
             defer {
                 entries[configuration.name] = Entry(configuration: configuration, pool: pool, asyncSettings: asyncSettings,

@@ -406,6 +406,28 @@ class ConcurrentFunctionChangeTests(unittest.TestCase):
         self.host = Host(self.config, self.data).start()
         self.assertEqual(self.configuration(), before)
 
+    def test_a_change_whose_library_cannot_load_is_refused_and_stores_nothing(self):
+        # Once: a 500, the running version served on, and after a restart the function was gone.
+        lam = self.host.client("lambda")
+        body = json.loads(self.create_body("first"))
+        body["Handler"] = "libfaults.so:no_such_symbol"
+        status, headers, answer = call(self.host.url, "POST", "/2015-03-31/functions", json.dumps(body).encode())
+        self.assertEqual((status, headers.get("x-amzn-ErrorType")), (400, "InvalidParameterValueException"), answer)
+        self.assertIn(b"no_such_symbol", answer)
+        status, _, answer = call(self.host.url, "POST", "/2015-03-31/functions", self.create_body("first"))
+        self.assertEqual(status, 201, answer)  # the name is free at once
+        with self.assertRaises(lam.exceptions.InvalidParameterValueException):
+            lam.update_function_configuration(FunctionName="raced", Handler="libfaults.so:no_such_symbol")
+        from test_functions import code_zip
+        with self.assertRaises(lam.exceptions.InvalidParameterValueException):
+            lam.update_function_code(FunctionName="raced", ZipFile=code_zip([("libfaults.so", b"\x7fELF not really")]))
+        before = self.configuration()
+        self.assertEqual(lam.invoke(FunctionName="raced", Payload=b'{"action":"echo"}')["StatusCode"], 200)
+        self.host.stop()
+        self.host = Host(self.config, self.data).start()
+        self.assertEqual(self.configuration(), before)
+        self.assertIn(b"raced", call(self.host.url, "GET", "/2015-03-31/functions")[2])
+
     def test_concurrent_updates_each_apply_or_conflict_and_a_restart_brings_back_what_get_showed(self):
         status, _, body = call(self.host.url, "POST", "/2015-03-31/functions", self.create_body("first"))
         self.assertEqual(status, 201, body)

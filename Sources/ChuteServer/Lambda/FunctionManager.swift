@@ -1,6 +1,8 @@
+import ChuteABI
 import ChuteCore
 import ChuteHost
 import ChuteStore
+import ChuteWorkers
 import Crypto
 import Foundation
 import Logging
@@ -77,9 +79,7 @@ actor FunctionManager {
         do {
             let directory = try unpack(zip, for: name, into: &definition)
             let configuration = try definition.configuration(name: name, codeDirectory: directory)
-            let now = clock()
-            try await store.saveFunction(name: name, definition: try Self.encode(definition), code: Array(zip), now: now)
-            return try await start(configuration, definition: definition, now: now)
+            return try await replace(configuration, definition: definition, code: Array(zip))
         } catch {
             // Nothing of a function that was not created stays behind.
             try? FileManager.default.removeItem(atPath: codeRoot + "/" + name)
@@ -109,9 +109,7 @@ actor FunctionManager {
             change(&definition)
             try definition.validate()
             let configuration = try definition.configuration(name: name, codeDirectory: codeDirectory(name, definition))
-            let now = clock()
-            try await store.saveFunction(name: name, definition: try Self.encode(definition), code: nil, now: now)
-            return try await start(configuration, definition: definition, now: now)
+            return try await replace(configuration, definition: definition, code: nil)
         }
     }
 
@@ -124,9 +122,7 @@ actor FunctionManager {
             let directory = try unpack(zip, for: name, into: &definition)
             do {
                 let configuration = try definition.configuration(name: name, codeDirectory: directory)
-                let now = clock()
-                try await store.saveFunction(name: name, definition: try Self.encode(definition), code: Array(zip), now: now)
-                let updated = try await start(configuration, definition: definition, now: now)
+                let updated = try await replace(configuration, definition: definition, code: Array(zip))
                 if current != directory { try? FileManager.default.removeItem(atPath: current) }
                 return updated
             } catch {
@@ -247,6 +243,32 @@ actor FunctionManager {
     }
 
     // MARK: Parts
+
+    /// Starts the function's new pool (loading its library) before anything is stored, then
+    /// stores the definition and serves it: a library that cannot load leaves the store, the
+    /// registry and the running version as they were, and is answered with the loader's reason.
+    private func replace(_ configuration: FunctionConfiguration, definition: FunctionDefinition, code: [UInt8]?) async throws
+        -> FunctionRegistry.Entry {
+        let pool: any FunctionPool
+        do {
+            pool = try await registry.startPool(configuration)
+        } catch let error as HandlerLoadError {
+            throw ServiceError.invalidParameter("The function's library cannot be loaded: \(error.message)")
+        } catch let error as PoolError {
+            throw ServiceError.invalidParameter("The function cannot start: \(error.message)")
+        }
+        let now = clock()
+        do {
+            try await store.saveFunction(name: configuration.name, definition: try Self.encode(definition), code: code, now: now)
+        } catch {
+            await pool.shutdown()
+            throw error
+        }
+        let settings = ConfigurationFile.AsyncSettings(invokeConfig: definition.invokeConfig, deadLetterTarget: definition.deadLetterTarget)
+        await registry.install(configuration, pool: pool, asyncSettings: settings, definition: definition,
+                               reservedConcurrency: definition.reservedConcurrency, now: now)
+        return try registered(configuration.name)
+    }
 
     private func start(_ configuration: FunctionConfiguration, definition: FunctionDefinition, now: Int64) async throws -> FunctionRegistry.Entry {
         let settings = ConfigurationFile.AsyncSettings(invokeConfig: definition.invokeConfig, deadLetterTarget: definition.deadLetterTarget)
