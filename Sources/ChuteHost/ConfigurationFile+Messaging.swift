@@ -79,7 +79,7 @@ extension ConfigurationFile {
         if let value = fields["rawMessageDelivery"] {
             if let flag = value.bool { raw = flag } else { problems.append("\(at(value)): \(path).rawMessageDelivery: must be true or false") }
         }
-        let policy = fields["filterPolicy"].flatMap { pattern($0, "\(path).filterPolicy", problems: &problems) }
+        let policy = fields["filterPolicy"].flatMap { pattern($0, "\(path).filterPolicy", for: .filterPolicy, problems: &problems) }
         var scope = FilterPolicyScope.messageAttributes
         if let text = scalar(fields["filterPolicyScope"], "\(path).filterPolicyScope", in: node, required: false, problems: &problems) {
             if let value = FilterPolicyScope(rawValue: text) { scope = value } else {
@@ -218,13 +218,13 @@ extension ConfigurationFile {
     }
 
     /// An event pattern or filter policy: JSON text, or the pattern written as YAML; checked here.
-    static func pattern(_ node: Node, _ path: String, problems: inout [String]) -> String? {
+    static func pattern(_ node: Node, _ path: String, for use: EventPattern.Use = .rule, problems: inout [String]) -> String? {
         guard let text = node.scalar != nil ? node.string : json(node) else {
             problems.append("\(at(node)): \(path): must be an event pattern (a mapping, or its JSON)")
             return nil
         }
         do {
-            _ = try EventPattern(text)
+            _ = try EventPattern(text, for: use)
         } catch {
             problems.append("\(at(node)): \(path): \(error)")
             return nil

@@ -214,6 +214,51 @@ functions:
         self.assertLess(self.resident_megabytes(), 500)
         self.assert_alive()
 
+    def test_patterns_policies_and_targets_keep_to_the_services_limits(self):
+        # Once: a 390 KB rule pattern against 820 KB events took minutes and wedged the host; a
+        # rule with 10,000 targets wrote 65 MB for one PutEvents.
+        big_pattern = json.dumps({"detail": {"a": ["v%05d" % i for i in range(1000)]}})
+        self.assert_refused(self.json_call("events", "PutRule", {"Name": "big", "EventPattern": big_pattern}), "InvalidEventPatternException")
+        self.assert_refused(self.json_call("events", "TestEventPattern", {"EventPattern": big_pattern, "Event": "{}"}),
+                            "InvalidEventPatternException")
+        status, body = self.json_call("events", "PutRule", {"Name": "fine", "EventPattern": '{"source":["x"]}'})
+        self.assertEqual(status, 200, body)
+        queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:failures"
+        self.assert_refused(self.json_call("events", "PutTargets", {"Rule": "fine", "Targets": [
+            {"Id": f"t{i}", "Arn": queue} for i in range(6)]}), "LimitExceededException")
+        status, body = self.json_call("events", "PutTargets", {"Rule": "fine", "Targets": [
+            {"Id": "t", "Arn": queue, "Input": json.dumps({"pad": "x" * 9000})}, {"Id": "bad id!", "Arn": queue}]})
+        self.assertEqual((status, body["FailedEntryCount"]), (200, 2), body)
+        # Exact values are looked up, not compared pair by pair: a pattern of many values
+        # against an event of many values answers at once.
+        many = json.dumps({"detail": {"a": ["v%04d" % i for i in range(400)]}})
+        event = json.dumps({"detail": {"a": ["w"] * 45000}})
+        status, body = self.json_call("events", "TestEventPattern", {"EventPattern": many, "Event": event})
+        self.assertEqual((status, body.get("Result")), (200, False), body)
+
+        sns = self.host.client("sns")
+        topic = sns.create_topic(Name="filtered")["TopicArn"]
+        policy = json.dumps({"a": ["x%d" % i for i in range(20)], "b": ["y%d" % i for i in range(10)]})  # 200 combinations
+        with self.assertRaises(sns.exceptions.InvalidParameterException):
+            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue, Attributes={"FilterPolicy": policy})
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue,
+                      Attributes={"FilterPolicy": json.dumps({"a": ["x%d" % i for i in range(15)], "b": ["y%d" % i for i in range(10)]})})
+        with self.assertRaises(sns.exceptions.InvalidParameterException):
+            sns.publish(TopicArn=topic, Message="m", MessageAttributes={
+                f"n{i}": {"DataType": "String", "StringValue": "v"} for i in range(11)})
+        with self.assertRaises(sns.exceptions.InvalidParameterException):
+            sns.publish(TopicArn=topic, Message="m", MessageAttributes={"n" * 300: {"DataType": "String", "StringValue": "v"}})
+
+        sqs = self.host.client("sqs")
+        url = sqs.get_queue_url(QueueName="failures")["QueueUrl"]
+        with self.assertRaises(sqs.exceptions.ClientError):
+            sqs.send_message(QueueUrl=url, MessageBody="m", MessageAttributes={
+                f"n{i}": {"DataType": "String", "StringValue": "v"} for i in range(11)})
+        sqs.send_message(QueueUrl=url, MessageBody="m", MessageAttributes={"kept": {"DataType": "String", "StringValue": "v"}})
+        received = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["n%d" % i for i in range(5000)] + ["kept", "x.*"])
+        self.assertEqual(list(received["Messages"][0]["MessageAttributes"]), ["kept"])
+        self.assert_alive()
+
     # MARK: Connections
 
     def test_twenty_thousand_idle_connections_leave_the_host_answering(self):

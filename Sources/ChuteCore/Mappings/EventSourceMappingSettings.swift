@@ -66,7 +66,7 @@ public struct EventSourceMappingSettings: Sendable, Hashable, Codable {
             throw invalid("FilterCriteria has \(filterPatterns.count) filters; at most \(Self.maximumFilters) are allowed")
         }
         for (index, pattern) in filterPatterns.enumerated() {
-            do { _ = try EventPattern(pattern) } catch {
+            do { _ = try EventPattern(pattern, for: .rule) } catch {
                 throw invalid("Invalid filter pattern definition: FilterCriteria.Filters[\(index)].Pattern: \(error)")
             }
         }

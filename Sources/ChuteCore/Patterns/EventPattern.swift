@@ -37,6 +37,44 @@ public struct EventPattern: Sendable, Hashable {
     public func matches(_ event: JSONValue) -> Bool {
         root.matches([event])
     }
+
+    /// AWS's count of the pattern's combinations of values (SNS allows 150 in a filter policy).
+    public var combinations: Int { root.combinations }
+
+    /// EventBridge's (and Lambda's filters') limit on a pattern's text: 4096 characters.
+    public static let maximumLength = 4096
+    /// SNS's limits on a filter policy: 256 KB of text, 150 combinations of values.
+    public static let maximumFilterPolicyBytes = 262_144
+    public static let maximumFilterPolicyCombinations = 150
+
+    public enum Use: Sendable {
+        /// An EventBridge rule's pattern or a Lambda event source mapping's filter.
+        case rule
+        /// An SNS subscription's filter policy.
+        case filterPolicy
+    }
+
+    /// Compiles a pattern within the limits AWS sets for its use: besides being valid, a
+    /// pattern's size bounds what matching an event against it can cost.
+    public init(_ source: String, for use: Use) throws(EventPatternError) {
+        func tooLarge(_ reason: String) -> EventPatternError { EventPatternError(path: "", line: 1, column: 1, reason: reason) }
+        switch use {
+        case .rule:
+            guard source.count <= Self.maximumLength else {
+                throw tooLarge("the pattern is \(source.count) characters; at most \(Self.maximumLength) are allowed")
+            }
+            try self.init(source)
+        case .filterPolicy:
+            guard source.utf8.count <= Self.maximumFilterPolicyBytes else {
+                throw tooLarge("the filter policy is \(source.utf8.count) bytes; at most \(Self.maximumFilterPolicyBytes) are allowed")
+            }
+            try self.init(source)
+            guard combinations <= Self.maximumFilterPolicyCombinations else {
+                throw tooLarge("the filter policy has \(combinations == .max ? "too many" : String(combinations)) combinations of values; "
+                               + "at most \(Self.maximumFilterPolicyCombinations) are allowed")
+            }
+        }
+    }
 }
 
 /// Why a pattern is invalid: where (the path inside the pattern, and line and column in its text)
@@ -69,9 +107,8 @@ struct PatternObject: Sendable, Hashable {
             switch field.rule {
             case .nested(let object):
                 if !object.matches(children) { return false }
-            case .leaf(let matchers):
-                let leaves = PatternObject.leaves(children)
-                if !matchers.contains(where: { $0.matches(leaves) }) { return false }
+            case .leaf(let rule):
+                if !rule.matches(PatternObject.leaves(children)) { return false }
             }
         }
         for group in alternatives where !group.contains(where: { $0.matches(values) }) {
@@ -115,7 +152,54 @@ struct PatternField: Sendable, Hashable {
 
     enum Rule: Sendable, Hashable {
         case nested(PatternObject)
-        case leaf([PatternMatcher])
+        case leaf(LeafRule)
+    }
+}
+
+/// A field's array of matchers, any of which may match. Exact values are looked up in a set, so a
+/// field with thousands of values against an event with thousands of leaves costs one lookup per
+/// leaf, not one comparison per pair.
+struct LeafRule: Sendable, Hashable {
+    var exact: Set<JSONValue> = []
+    var others: [PatternMatcher] = []
+
+    init(_ matchers: [PatternMatcher]) {
+        for matcher in matchers {
+            if case .exact(let value) = matcher { exact.insert(value) } else { others.append(matcher) }
+        }
+    }
+
+    /// How many values the field lists (AWS counts them into a pattern's combinations).
+    var count: Int { exact.count + others.count }
+
+    func matches(_ leaves: [JSONValue]) -> Bool {
+        if !exact.isEmpty, leaves.contains(where: exact.contains) { return true }
+        return others.contains { $0.matches(leaves) }
+    }
+}
+
+extension PatternObject {
+    /// AWS's measure of a filter policy's size: the product of the number of values over its
+    /// fields (a nested object counts its own combinations), summed over `$or` alternatives.
+    var combinations: Int {
+        var total = 1
+        func times(_ count: Int) {
+            let (product, overflow) = total.multipliedReportingOverflow(by: max(1, count))
+            total = overflow ? .max : product
+        }
+        for field in fields {
+            switch field.rule {
+            case .nested(let object): times(object.combinations)
+            case .leaf(let rule): times(rule.count)
+            }
+        }
+        for group in alternatives {
+            times(group.reduce(0) { sum, alternative in
+                let (added, overflow) = sum.addingReportingOverflow(alternative.combinations)
+                return overflow ? .max : added
+            })
+        }
+        return total
     }
 }
 

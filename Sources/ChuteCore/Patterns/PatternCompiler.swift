@@ -63,7 +63,7 @@ struct PatternCompiler {
             case .object:
                 compiled.fields.append(PatternField(key: member.key, rule: .nested(try object(child, path: childPath))))
             case .array:
-                compiled.fields.append(PatternField(key: member.key, rule: .leaf(try matchers(child, path: childPath))))
+                compiled.fields.append(PatternField(key: member.key, rule: .leaf(LeafRule(try matchers(child, path: childPath)))))
             default:
                 throw error(child, childPath, "a field's pattern must be an array of values to match or an object for a nested field")
             }

@@ -15,6 +15,10 @@ struct EventBridgeAPI: Sendable {
     let writer: PlanWriter
     let clock: @Sendable () -> Int64
     static let namespace = "com.amazonaws.events"
+    /// EventBridge's limits: targets per rule, rules per bus, a target's constant Input.
+    static let maximumTargetsPerRule = 5
+    static let maximumRulesPerBus = 300
+    static let maximumInputLength = 8192
 
     static let json = JSONProtocol(
         namespace: namespace, contentType: "application/x-amz-json-1.1", internalErrorType: "InternalException", bodyLimit: 1_048_576,
@@ -105,7 +109,7 @@ struct EventBridgeAPI: Sendable {
 
     private static func validatePattern(_ text: String) throws(ServiceError) {
         do {
-            _ = try EventPattern(text)
+            _ = try EventPattern(text, for: .rule)
         } catch {
             throw ServiceError(type: "InvalidEventPatternException", message: "Event pattern is not valid. Reason: \(error)")
         }
@@ -137,6 +141,10 @@ struct EventBridgeAPI: Sendable {
                 bus.rules[index].enabled = state == "ENABLED"
                 bus.rules[index].description = description
             } else {
+                guard bus.rules.count < Self.maximumRulesPerBus else {
+                    throw ServiceError(type: "LimitExceededException",
+                                       message: "The requested resource exceeds the maximum number allowed: a bus has at most \(Self.maximumRulesPerBus) rules.")
+                }
                 bus.rules.append(EventRule(name: name, arn: arn, eventPattern: pattern, enabled: state == "ENABLED", description: description))
             }
         }
@@ -195,10 +203,14 @@ struct EventBridgeAPI: Sendable {
             let arn = try entry.string("Arn") ?? ""
             let input = try entry.string("Input")
             var problem: String?
-            if id.isEmpty || id.count > 64 {
-                problem = "Target Id must be 1-64 characters."
+            if !(1...64).contains(id.utf8.count) || !id.utf8.allSatisfy({ byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || "._-".utf8.contains(byte)
+            }) {
+                problem = "Target Id must be 1-64 letters, digits and . - _"
             } else if case .failure(let error) = Destination.parse(arn) {
                 problem = error.message
+            } else if let input, input.count > Self.maximumInputLength {
+                problem = "Input is \(input.count) characters; at most \(Self.maximumInputLength) are allowed."
             } else if let input, !JSONText.isValid(Array(input.utf8)) {
                 problem = "Input is not valid JSON."
             }
@@ -212,13 +224,19 @@ struct EventBridgeAPI: Sendable {
         let accepted = targets
         try await registry.updateEventBus(bus) { bus throws(ServiceError) in
             guard let index = bus.rules.firstIndex(where: { $0.name == ruleName }) else { throw Self.ruleNotFound(ruleName, bus.name) }
+            var rule = bus.rules[index]
             for target in accepted {
-                if let existing = bus.rules[index].targets.firstIndex(where: { $0.id == target.id }) {
-                    bus.rules[index].targets[existing] = target
+                if let existing = rule.targets.firstIndex(where: { $0.id == target.id }) {
+                    rule.targets[existing] = target
                 } else {
-                    bus.rules[index].targets.append(target)
+                    rule.targets.append(target)
                 }
             }
+            guard rule.targets.count <= Self.maximumTargetsPerRule else {
+                throw ServiceError(type: "LimitExceededException",
+                                   message: "The requested resource exceeds the maximum number allowed: a rule has at most \(Self.maximumTargetsPerRule) targets.")
+            }
+            bus.rules[index] = rule
         }
         return ["FailedEntryCount": failed.count, "FailedEntries": failed]
     }
@@ -303,9 +321,12 @@ struct EventBridgeAPI: Sendable {
         let eventText = try Self.string(fields, "Event")
         let pattern: EventPattern
         do {
-            pattern = try EventPattern(patternText)
+            pattern = try EventPattern(patternText, for: .rule)
         } catch {
             throw ServiceError(type: "InvalidEventPatternException", message: "Event pattern is not valid. Reason: \(error)")
+        }
+        guard eventText.utf8.count <= BusEvent.maximumBytes else {
+            throw ServiceError.validation(["Value at 'event' failed to satisfy constraint: Member must have length less than or equal to \(BusEvent.maximumBytes)"])
         }
         guard let event = try? JSONValue.parse(eventText), case .object = event else {
             throw ServiceError(type: "InvalidEventPatternException", message: "Event is not valid: it must be a JSON object")

@@ -46,13 +46,24 @@ struct QueryInput: Sendable {
     /// `.Value.StringValue` or `.Value.BinaryValue`.
     func messageAttributes(_ prefix: String) throws(ServiceError) -> [MessageAttribute] {
         var attributes: [MessageAttribute] = []
-        for index in indices(under: prefix + ".entry") {
+        let entries = indices(under: prefix + ".entry")
+        guard entries.count <= MessageAttribute.maximumCount else {
+            throw ServiceError(type: "InvalidParameter",
+                               message: "Invalid parameter: MessageAttributes: at most \(MessageAttribute.maximumCount) attributes, not \(entries.count)")
+        }
+        for index in entries {
             let base = "\(prefix).entry.\(index)"
             guard let name = values["\(base).Name"], !name.isEmpty else {
                 throw ServiceError(type: "InvalidParameter", message: "Invalid parameter: MessageAttributes: an attribute has no name")
             }
             guard let type = values["\(base).Value.DataType"], !type.isEmpty else {
                 throw ServiceError(type: "ParameterValueInvalid", message: "The message attribute '\(name)' must contain non-empty message attribute type.")
+            }
+            if let problem = MessageAttribute.nameProblem(name) {
+                throw ServiceError(type: "InvalidParameter", message: "Invalid parameter: MessageAttributes: \(problem)")
+            }
+            if let binary = values["\(base).Value.BinaryValue"], Base64.decode(binary) == nil {
+                throw ServiceError(type: "ParameterValueInvalid", message: "The message attribute '\(name)' has a BinaryValue that is not base64.")
             }
             guard let value = values["\(base).Value.StringValue"] ?? values["\(base).Value.BinaryValue"] else {
                 throw ServiceError(type: "ParameterValueInvalid", message: "The message attribute '\(name)' must contain non-empty message attribute value.")

@@ -158,7 +158,7 @@ struct SNSAPI: Sendable {
                 return
             }
             do {
-                _ = try EventPattern(value)
+                _ = try EventPattern(value, for: .filterPolicy)
             } catch {
                 throw ServiceError(type: "InvalidParameter", message: "Invalid parameter: FilterPolicy: \(error)")
             }

@@ -153,12 +153,8 @@ extension SQSAPI {
         ]
         let chosen = systemAttributes.contains("All") ? all : all.filter { systemAttributes.contains($0.key) }
         if !chosen.isEmpty { output["Attributes"] = chosen }
-        let attributes = message.message.attributes.filter { attribute in
-            messageAttributes.contains { wanted in
-                wanted == "All" || wanted == ".*" || wanted == attribute.name
-                    || (wanted.hasSuffix(".*") && attribute.name.hasPrefix(wanted.dropLast(1)))
-            }
-        }
+        let wanted = WantedAttributes(messageAttributes)
+        let attributes = message.message.attributes.filter(wanted.includes)
         if !attributes.isEmpty {
             output["MessageAttributes"] = Dictionary(uniqueKeysWithValues: attributes.map {
                 ($0.name, ["DataType": $0.dataType, "StringValue": $0.value])
@@ -168,8 +164,41 @@ extension SQSAPI {
         return output
     }
 
+    /// `MessageAttributeNames` as a receive gives them: `All` or `.*`, names, and `PREFIX.*`;
+    /// looked up in a set, so many names against many attributes stay cheap.
+    struct WantedAttributes {
+        var all = false
+        var names: Set<String> = []
+        var prefixes: [Substring] = []
+
+        init(_ list: [String]) {
+            for wanted in list {
+                if wanted == "All" || wanted == ".*" {
+                    all = true
+                } else if wanted.hasSuffix(".*") {
+                    prefixes.append(wanted.dropLast(1))
+                } else {
+                    names.insert(wanted)
+                }
+            }
+        }
+
+        func includes(_ attribute: MessageAttribute) -> Bool {
+            all || names.contains(attribute.name) || prefixes.contains { attribute.name.hasPrefix($0) }
+        }
+    }
+
     private static func attributes(_ value: Any?) throws -> [MessageAttribute] {
         guard let map = value as? [String: Any] else { return [] }
+        guard map.count <= MessageAttribute.maximumCount else {
+            throw ServiceError(type: "InvalidParameterValue",
+                               message: "Number of message attributes [\(map.count)] exceeds the allowed maximum [\(MessageAttribute.maximumCount)].")
+        }
+        for name in map.keys {
+            if let problem = MessageAttribute.nameProblem(name) {
+                throw ServiceError(type: "InvalidParameterValue", message: "Message attribute name '\(name.prefix(300))' is invalid: \(problem).")
+            }
+        }
         return try map.keys.sorted().map { name in
             guard let fields = map[name] as? [String: Any], let type = fields["DataType"] as? String,
                   let text = fields["StringValue"] as? String else {
