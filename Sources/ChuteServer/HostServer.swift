@@ -112,6 +112,8 @@ public enum HostServer {
                 onListening("http://\(host):\(bound)")
             },
             logger: logger)
+        let deadline = Task { await ShutdownDeadline.watch(grace: .seconds(configuration.server.shutdownGraceSeconds), logger: logger) }
+        defer { deadline.cancel() }
         do {
             try await application.runService()
         } catch {

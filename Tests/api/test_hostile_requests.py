@@ -388,6 +388,37 @@ class ConnectionLimitTests(unittest.TestCase):
         silent.settimeout(10)
         self.assertEqual(silent.recv(1), b"")  # closed by the host after 2 s without a request
 
+    def trickling(self, count):
+        """`count` connections that send a head, then their body a byte a second, in a thread."""
+        connections = [self.connect() for _ in range(count)]
+        for connection in connections:
+            connection.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AmazonSQS.ListQueues\r\n"
+                               b"Content-Type: application/x-amz-json-1.0\r\nContent-Length: 1000000\r\n\r\n{")
+        stop = __import__("threading").Event()
+
+        def trickle():
+            while not stop.is_set():
+                for connection in connections:
+                    try:
+                        connection.send(b" ")
+                    except OSError:
+                        pass
+                stop.wait(1)
+        __import__("threading").Thread(target=trickle, daemon=True).start()
+        self.addCleanup(stop.set)
+        return connections
+
+    def test_bodies_trickled_a_byte_a_second_give_way_and_do_not_hold_shutdown(self):
+        # Once: 16 such connections locked every fresh client out, and one kept SIGTERM waiting for ever.
+        self.trickling(16)
+        time.sleep(1)
+        self.assertEqual(call(self.host.url, "GET", "/metrics", timeout=10)[0], 200)  # takes a trickler's place
+        time.sleep(14)  # past the grace, the rate check closes the rest
+        self.assertEqual(call(self.host.url, "GET", "/metrics", timeout=10)[0], 200)
+        self.trickling(1)
+        time.sleep(1)
+        self.host.stop()  # fails if the host does not stop within 30 s
+
     def test_past_the_cap_with_every_connection_busy_a_request_gets_503(self):
         # 16 long polls keep every connection busy for 5 seconds.
         body = json.dumps({"QueueUrl": f"{self.host.url}/{ACCOUNT}/waiting", "WaitTimeSeconds": 5}).encode()
@@ -545,3 +576,25 @@ class FullDiskTests(unittest.TestCase):
         self.host = Host(self.config, self.data).start()
         records = self.success_records()
         self.assertEqual(len(records), 1, "the event was lost")
+
+
+class ShutdownGraceTests(unittest.TestCase):
+    """A handler may run for 15 minutes; SIGTERM waits `server.shutdownGraceSeconds` for what is in
+    flight, then stops the host, and what was not finished runs again after a restart."""
+
+    def test_a_long_attempt_does_not_hold_the_shutdown_and_stays_stored(self):
+        directory = tempfile.mkdtemp(prefix="chute-grace-")
+        config = write_config(directory, "server: {shutdownGraceSeconds: 2}\nfunctions:\n"
+                                         "  - name: slow\n    library: FAULTS\n    timeout: 900\n")
+        data = os.path.join(directory, "data")
+        host = Host(config, data).start()
+        self.addCleanup(host.stop)
+        host.client("lambda").invoke(FunctionName="slow", InvocationType="Event", Payload=b'{"action":"sleep","ms":600000}')
+        time.sleep(1)  # the attempt is running
+        host.stop()  # fails unless the host stops within 30 s (once it waited out the function's 900 s)
+        database = sqlite3.connect(os.path.join(data, "chute.sqlite"))
+        try:  # still stored, to run again at the next start (fresh events are kept in batch rows)
+            stored = sum(database.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("async_events", "event_batches"))
+        finally:
+            database.close()
+        self.assertEqual(stored, 1, "the event in flight at shutdown was lost")
