@@ -27,6 +27,8 @@ enum AWSResponse {
                       contentType: String = "application/json") -> Response {
         var fields = headers
         fields[.contentType] = contentType
+        // A body too large is left unread: closing the connection stops the client sending it.
+        if status.code == 413 { fields[.connection] = "close" }
         if fields[requestIDHeader] == nil { fields[requestIDHeader] = RequestID.make() }
         return Response(status: .init(code: status.code), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }

@@ -2,6 +2,7 @@ import ChuteAsync
 import ChuteCore
 import ChuteHost
 import ChuteStore
+import ChuteWorkers
 import Foundation
 import Hummingbird
 import Logging
@@ -44,12 +45,16 @@ public enum HostServer {
         for stream in configuration.streams {
             _ = try await store.createStream(stream.name, shardCount: stream.shardCount, retentionHours: stream.retentionHours, now: now)
         }
+        // Descriptors are shared out first: connections, functions and worker processes each get a cap.
+        let shares = DescriptorBudget.shares(configuration.server, descriptorLimit: DescriptorBudget.raiseSoftLimit(), logger: logger)
+        InstanceBudget.shared.limit = shares.instances
         let registry = FunctionRegistry(logger: logger)
         for function in configuration.functions {
             try await registry.add(function, asyncSettings: configuration.asyncSettings[function.name] ?? .init(), now: now)
         }
         let clock: @Sendable () -> Int64 = { wallMilliseconds() }
-        let manager = FunctionManager(registry: registry, store: store, codeRoot: dataDirectory + "/functions", clock: clock, logger: logger)
+        let manager = FunctionManager(registry: registry, store: store, codeRoot: dataDirectory + "/functions", maximumFunctions: shares.functions,
+                                      clock: clock, logger: logger)
         try await manager.restore(declared: Set(configuration.functions.map(\.name)))
         let prometheus = PrometheusCollectorRegistry()
         let metrics = FunctionMetrics(factory: PrometheusMetricsFactory(registry: prometheus))
@@ -95,8 +100,7 @@ public enum HostServer {
                                     clock: clock, recordsPut: { supervisor.recordsPut(stream: $0) })).register(on: router)
         // Connections are capped below the descriptor limit and idle ones close, so that no flood
         // of connections can starve the store, the workers or /metrics of descriptors.
-        let connectionCap = DescriptorBudget.connectionCap(configuration.server, descriptorLimit: DescriptorBudget.raiseSoftLimit(), logger: logger)
-        let limiter = ConnectionLimiter(limit: connectionCap)
+        let limiter = ConnectionLimiter(limit: shares.connections)
         let application = Application(
             router: router,
             server: .http1(configuration: .init(additionalChannelHandlers: [limiter.handler()],

@@ -24,7 +24,10 @@ struct JSONProtocol: Sendable {
             do {
                 body = try await request.collectBody(upTo: bodyLimit)
             } catch {
-                throw tooLarge
+                // The rest of the body is left unread: closing the connection stops the client sending it.
+                var response = self.error(tooLarge)
+                response.headers[.connection] = "close"
+                return response
             }
             let fields = try RequestFields(body: body.readableBytesView)
             let data = try JSONSerialization.data(withJSONObject: try await operation(fields), options: [.sortedKeys])

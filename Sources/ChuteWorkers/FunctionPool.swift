@@ -68,6 +68,8 @@ public struct PoolTuning: Sendable, Hashable {
     public var logTailBytes = 4096
     /// How a native entry point is called.
     public var callPath: EntryCallPath = .direct
+    /// Process isolation: the host-wide budget of worker processes this pool draws from.
+    public var instances: InstanceBudget = .shared
 
     public init() {}
 }

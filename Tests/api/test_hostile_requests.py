@@ -598,3 +598,38 @@ class ShutdownGraceTests(unittest.TestCase):
         finally:
             database.close()
         self.assertEqual(stored, 1, "the event in flight at shutdown was lost")
+
+
+class HostCapacityTests(unittest.TestCase):
+    """Functions and worker processes within caps (`server.maxFunctions`, `server.maxInstances`):
+    once 5,300 created functions used up the host's descriptors and it accepted nothing more."""
+
+    def test_functions_and_instances_past_their_caps_are_refused_cleanly(self):
+        from test_functions import LIBRARY, code_zip
+        directory = tempfile.mkdtemp(prefix="chute-capacity-")
+        config = write_config(directory, "functions: []\nserver: {maxFunctions: 2, maxInstances: 2}\n")
+        host = Host(config, os.path.join(directory, "data")).start()
+        self.addCleanup(host.stop)
+        lam = host.client("lambda")
+
+        def create(name):
+            return lam.create_function(FunctionName=name, Runtime="provided.al2023", Role="arn:aws:iam::000000000000:role/none",
+                                       Handler="libfaults.so:chute_handle", Timeout=30,
+                                       Code={"ZipFile": code_zip([("libfaults.so", LIBRARY)])})
+        create("one")
+        create("two")
+        with self.assertRaises(lam.exceptions.CodeStorageExceededException):
+            create("three")
+        # Each function keeps one instance ready: the host's two are taken. A second concurrent
+        # call of one function needs a third instance, and is throttled rather than started.
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(2) as pool:
+            slow = pool.submit(lam.invoke, FunctionName="one", Payload=b'{"action":"sleep","ms":3000}')
+            time.sleep(1)
+            status, headers, body = call(host.url, "POST", "/2015-03-31/functions/one/invocations", b'{"action":"echo"}')
+            self.assertEqual((status, headers.get("x-amzn-ErrorType")), (429, "TooManyRequestsException"), body)
+            self.assertIn(b"the host runs 2 worker processes", body)
+            self.assertEqual(slow.result()["StatusCode"], 200)
+        lam.delete_function(FunctionName="two")
+        create("three")  # room again
+        self.assertEqual(lam.invoke(FunctionName="three", Payload=b'{"action":"echo"}')["StatusCode"], 200)

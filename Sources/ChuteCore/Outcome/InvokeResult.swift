@@ -25,6 +25,8 @@ public struct Throttle: Error, Sendable, Hashable, CustomStringConvertible {
         case shuttingDown
         /// Process isolation: the process that starts workers died and is being started again.
         case workersRestarting
+        /// Process isolation: the host runs as many worker processes, across functions, as it may.
+        case hostInstanceLimitReached(limit: Int)
     }
 
     public var reason: Reason
@@ -47,6 +49,8 @@ public struct Throttle: Error, Sendable, Hashable, CustomStringConvertible {
             "function \(functionName) is shutting down"
         case .workersRestarting:
             "function \(functionName) is restarting its worker processes"
+        case .hostInstanceLimitReached(let limit):
+            "Rate Exceeded: function \(functionName) cannot start an instance: the host runs \(limit) worker processes, its limit"
         }
     }
 }

@@ -53,7 +53,8 @@ public struct ShardMap: Sendable, Hashable {
 
     /// An `ExplicitHashKey` as given (a decimal number below 2¹²⁸), nil when it is not one.
     public static func hashKey(decimal text: String) -> UInt128? {
-        guard !text.isEmpty, text.count <= 39, text.allSatisfy(\.isASCII) else { return nil }
+        // Kinesis's pattern: 0|([1-9]\d{0,38}); Swift's reader would also take "+5".
+        guard (1...39).contains(text.utf8.count), text.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
         return UInt128(text)
     }
 }

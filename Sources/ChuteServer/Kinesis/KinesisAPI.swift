@@ -137,6 +137,7 @@ struct KinesisAPI: Sendable {
     }
 
     private func describeStream(_ fields: RequestFields) async throws -> [String: Any] {
+        _ = try Self.integer(fields, "Limit", in: 1...10_000)
         let stream = try await existingStream(fields)
         var description = summary(stream)
         description["Shards"] = try await shards(stream)
@@ -159,7 +160,8 @@ struct KinesisAPI: Sendable {
     }
 
     private func listShards(_ fields: RequestFields) async throws -> [String: Any] {
-        ["Shards": try await shards(try await existingStream(fields))]
+        _ = try Self.integer(fields, "MaxResults", in: 1...10_000)
+        return ["Shards": try await shards(try await existingStream(fields))]
     }
 
     // MARK: Records

@@ -27,9 +27,12 @@ actor FunctionManager {
     let logger: Logger
     /// Functions with a change in progress.
     private var changing: Set<String> = []
+    /// Most functions the host serves (`server.maxFunctions`): each holds a process and descriptors.
+    let maximumFunctions: Int
 
-    init(registry: FunctionRegistry, store: any FunctionDefinitionStore, codeRoot: String, clock: @escaping @Sendable () -> Int64,
-         logger: Logger) {
+    init(registry: FunctionRegistry, store: any FunctionDefinitionStore, codeRoot: String, maximumFunctions: Int = .max,
+         clock: @escaping @Sendable () -> Int64, logger: Logger) {
+        self.maximumFunctions = maximumFunctions
         self.registry = registry
         self.store = store
         self.codeRoot = codeRoot
@@ -71,6 +74,11 @@ actor FunctionManager {
         }
         guard registry.entry(named: name) == nil else {
             throw ServiceError(type: "ResourceConflictException", message: "Function already exist: \(name)", statusCode: 409)
+        }
+        // Functions being created count too: concurrent creates cannot pass the limit together.
+        guard registry.all.count + changing.filter({ registry.entry(named: $0) == nil }).count < maximumFunctions else {
+            throw ServiceError(type: "CodeStorageExceededException",
+                               message: "This host serves at most \(maximumFunctions) functions (server.maxFunctions in the configuration file)")
         }
         try claim(name)
         defer { changing.remove(name) }

@@ -27,11 +27,11 @@ struct LambdaAPI: RESTJSONResponder, Sendable {
         }
         router.get("/2015-03-31/functions") { _, _ in listFunctions() }
         registerFunctionManagement(on: router)
-        router.get("/2015-03-31/functions/:name") { _, context in
-            await respond { try getFunction(context) }
+        router.get("/2015-03-31/functions/:name") { request, context in
+            await respond { try getFunction(request, context) }
         }
-        router.get("/2015-03-31/functions/:name/configuration") { _, context in
-            await respond { try AWSResponse.json(configurationJSON(entry(context).entry)) }
+        router.get("/2015-03-31/functions/:name/configuration") { request, context in
+            await respond { try AWSResponse.json(configurationJSON(entry(request, context).entry)) }
         }
         router.put("/2017-10-31/functions/:name/concurrency") { request, context in
             await respond { try await putConcurrency(request, context) }
@@ -68,6 +68,16 @@ struct LambdaAPI: RESTJSONResponder, Sendable {
         }
     }
 
+    /// The function a request's path names, with the qualifier of its ARN or of `?Qualifier=`:
+    /// Chute's functions have only `$LATEST`, so any other qualifier is not found.
+    func entry(_ request: Request, _ context: BasicRequestContext) throws -> (entry: FunctionRegistry.Entry, qualifier: String) {
+        let found = try entry(context)
+        if let qualifier = request.uri.queryParameters.get("Qualifier"), qualifier != "$LATEST" {
+            throw ServiceError.resourceNotFound("Function not found: \(found.entry.configuration.arn):\(qualifier.prefix(128))")
+        }
+        return found
+    }
+
     func entry(_ context: BasicRequestContext) throws -> (entry: FunctionRegistry.Entry, qualifier: String) {
         let raw = context.parameters.get("name") ?? ""
         let decoded = raw.contains("%") ? raw.removingPercentEncoding ?? raw : raw
@@ -89,7 +99,7 @@ struct LambdaAPI: RESTJSONResponder, Sendable {
     // MARK: Invoke
 
     private func invoke(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let (entry, qualifier) = try entry(context)
+        let (entry, qualifier) = try entry(request, context)
         let type = request.headers[AWSResponse.invocationTypeHeader] ?? "RequestResponse"
         var request = request
         switch type {
@@ -161,8 +171,8 @@ struct LambdaAPI: RESTJSONResponder, Sendable {
         AWSResponse.json(FunctionList(Functions: registry.all.map(configurationJSON)))
     }
 
-    private func getFunction(_ context: BasicRequestContext) throws -> Response {
-        let entry = try entry(context).entry
+    private func getFunction(_ request: Request, _ context: BasicRequestContext) throws -> Response {
+        let entry = try entry(request, context).entry
         return AWSResponse.json(FunctionDetails(
             Configuration: configurationJSON(entry), Code: .init(RepositoryType: "S3", Location: ""),
             Concurrency: entry.reservedConcurrency.map { .init(ReservedConcurrentExecutions: $0) }))

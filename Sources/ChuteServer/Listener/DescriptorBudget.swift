@@ -18,6 +18,24 @@ enum DescriptorBudget {
         return Int(clamping: min(limit.rlim_cur, 1 << 20))  // RLIM_INFINITY is the largest value
     }
 
+    /// How the descriptors are shared: connections get at most half (by default no more than
+    /// 4096), 256 stay for the store, logs and the like, and the rest goes to functions (a zygote
+    /// holds 3) and worker processes (2 each), each within its own default cap.
+    struct Shares: Sendable, Hashable {
+        var connections: Int
+        var functions: Int
+        var instances: Int
+    }
+
+    static func shares(_ limits: ServerLimits, descriptorLimit: Int, logger: Logger) -> Shares {
+        let connections = connectionCap(limits, descriptorLimit: descriptorLimit, logger: logger)
+        let ceiling = ConnectionLimiter(limit: connections).acceptCeiling
+        let rest = max(64, descriptorLimit - ceiling - 256)
+        let functions = limits.maxFunctions ?? max(8, min(500, rest / 16))
+        let instances = limits.maxInstances ?? max(8, min(512, (rest - 3 * functions) / 2))
+        return Shares(connections: connections, functions: functions, instances: instances)
+    }
+
     /// At most half the descriptors go to connections; by default no more than 4096 either.
     static func connectionCap(_ limits: ServerLimits, descriptorLimit: Int, logger: Logger) -> Int {
         let allowed = max(16, descriptorLimit / 2)

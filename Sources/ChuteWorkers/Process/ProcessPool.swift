@@ -13,6 +13,7 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
     let configuration: FunctionConfiguration
     let moduleInfo: ModuleInfo
     let tuning: PoolTuning
+    private var instances: InstanceBudget { tuning.instances }
     let supervisor: Supervisor
     let log: InvocationLog
     private let settings: WorkerSettings
@@ -158,6 +159,10 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
                 state.statistics.throttles += 1
                 return .failure(Throttle(reason: .concurrencyLimitReached(limit: configuration.concurrency), functionName: configuration.name))
             }
+            guard instances.take() else {
+                state.statistics.throttles += 1
+                return .failure(Throttle(reason: .hostInstanceLimitReached(limit: instances.limit), functionName: configuration.name))
+            }
             return .success((nil, newWorker(&state, busy: true)))
         }
         switch decision {
@@ -191,7 +196,7 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
     /// Starts one instance ahead of demand, unless enough are alive or starting already.
     private func prewarmOne() async {
         let new: NewWorker? = state.withLock { state in
-            guard !state.isShutDown, state.zygote != nil, state.workers.count < configuration.prewarmInstances else { return nil }
+            guard !state.isShutDown, state.zygote != nil, state.workers.count < configuration.prewarmInstances, instances.take() else { return nil }
             return newWorker(&state, busy: false)
         }
         guard let new else { return }
@@ -227,6 +232,7 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
         guard socketOK, pipeOK else {
             let reason = String(cString: strerror(errno))
             for fd in channel + output where fd >= 0 { Glibc.close(fd) }
+            instances.give()
             let worker = WorkerProcess(id: id, channelFD: -1, outputFD: -1, tailLimit: tuning.logTailBytes)
             worker.io.withLock { $0.phase = .dead }
             worker.startup.complete(.spawnFailed("cannot create the worker's channel: \(reason)"))
@@ -538,7 +544,7 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
         supervisor.remove(fd: worker.channelFD, key: worker.channelKey)
         supervisor.remove(fd: worker.outputFD, key: worker.outputKey)
         let replace = state.withLock { state in
-            state.workers.removeValue(forKey: worker.id)
+            if state.workers.removeValue(forKey: worker.id) != nil { instances.give() }
             state.idle.removeAll { $0 === worker }
             state.warming.removeAll { $0 === worker }
             state.busy.remove(worker.id)
@@ -612,7 +618,7 @@ final class ProcessPool: FunctionPool, @unchecked Sendable {
 
     private func forget(_ worker: WorkerProcess) {
         state.withLock { state in
-            state.workers.removeValue(forKey: worker.id)
+            if state.workers.removeValue(forKey: worker.id) != nil { instances.give() }
             state.warming.removeAll { $0 === worker }
             state.busy.remove(worker.id)
         }
