@@ -14,6 +14,7 @@ struct KinesisAPI: Sendable {
     let clock: @Sendable () -> Int64
     /// Told the stream's name after records were put (wakes the mappings reading it).
     var recordsPut: @Sendable (String) -> Void = { _ in }
+    let readLimit = ShardReadLimit()
     static let namespace = "com.amazonaws.kinesis"
     static let maximumShards = 256
     /// GetRecords answers with at most 10 MB of records, as Kinesis does.
@@ -260,6 +261,10 @@ struct KinesisAPI: Sendable {
             throw ServiceError(type: "InvalidArgumentException", message: "Invalid ShardIterator: stream \(stream.name) has no such shard.")
         }
         let now = clock()
+        guard readLimit.admit(stream: stream.name, shard: iterator.shard, now: now) else {
+            throw ServiceError(type: "ProvisionedThroughputExceededException",
+                               message: "Rate exceeded for shard \(ShardMap.shardID(iterator.shard)) in stream \(stream.name) under account \(accountID).")
+        }
         var records = try await store.records(in: iterator.stream, shard: iterator.shard, from: iterator.position, limit: limit, now: now)
         var bytes = 0
         if let cut = records.firstIndex(where: { record in
