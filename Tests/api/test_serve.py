@@ -57,8 +57,6 @@ class Host:
                 self.process.kill()  # no host outlives its test, even one that would not stop
                 self.process.wait()
                 raise AssertionError("chute serve did not stop within 30 s of the signal")
-        if self.process and self.process.stdout:
-            self.process.stdout.close()
 
     def client(self, service):
         return boto3.client(service, endpoint_url=self.url, **CREDENTIALS)
